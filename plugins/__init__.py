@@ -1,0 +1,1 @@
+"""Plugins shipped with unfold, importable as ``unfold_plugins.<name>``."""
