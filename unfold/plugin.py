@@ -1,0 +1,172 @@
+"""Plugins and their registry over the entry-point group ``unfold.plugins``.
+
+Discovery reads entry points without importing them (so ``unfold --help`` stays instant); a
+plugin is imported on first use. A plugin that fails to import is reported as broken with its
+error and the others keep working. Two entry points with one name is an error naming both
+distributions; an unknown name lists the known ones; the loaded object is validated.
+
+A distribution registers a plugin with::
+
+    [project.entry-points."unfold.plugins"]
+    my-plugin = "my_package:plugin"     # a module-level ``unfold.Plugin`` instance
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import importlib_metadata
+
+from unfold.recipe import Recipe
+from unfold.unroller import Unroller
+
+GROUP = "unfold.plugins"
+
+
+class PluginError(ValueError):
+    """A plugin that is unknown, duplicated, broken or malformed."""
+
+
+@dataclass
+class Command:
+    """A plugin subcommand: ``unfold <plugin> <name> ...``."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int | None]
+
+
+@dataclass
+class Plugin:
+    """What a plugin offers: its unrollers, recipes, comparison recipe and subcommands."""
+
+    name: str
+    version: str
+    description: str
+    recipes: list[Recipe] = field(default_factory=list)
+    unrollers: dict[str, type[Unroller]] = field(default_factory=dict)
+    commands: list[Command] = field(default_factory=list)
+    compare: str | None = None  # the recipe `unfold compare` runs tied and untied
+
+    def recipe(self, name: str) -> Recipe:
+        for r in self.recipes:
+            if r.name == name:
+                return r
+        raise PluginError(f"plugin {self.name!r} has no recipe {name!r}; it has: "
+                          f"{', '.join(r.name for r in self.recipes) or 'none'}")
+
+
+def _dist_name(ep: Any) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else "an unknown distribution"
+
+
+def validate_plugin(obj: Any, name: str) -> Plugin:
+    if not isinstance(obj, Plugin):
+        raise PluginError(f"entry point {name!r} must point at an unfold.Plugin, got {type(obj).__name__}")
+    if obj.name != name:
+        raise PluginError(f"entry point {name!r} loads a plugin that calls itself {obj.name!r}")
+    for r in obj.recipes:
+        if not isinstance(r, Recipe):
+            raise PluginError(f"plugin {name!r}: recipes must be unfold.Recipe, got {type(r).__name__}")
+    for key, cls in obj.unrollers.items():
+        if not (isinstance(cls, type) and issubclass(cls, Unroller)):
+            raise PluginError(f"plugin {name!r}: unroller {key!r} is not an Unroller subclass")
+    if obj.compare is not None and obj.compare not in {r.name for r in obj.recipes}:
+        raise PluginError(f"plugin {name!r}: compare recipe {obj.compare!r} is not among its recipes")
+    return obj
+
+
+@dataclass
+class Status:
+    name: str
+    distribution: str
+    version: str
+    ok: bool
+    error: str = ""
+
+
+class Registry:
+    """Plugins found through entry points; ``entry_points`` may be given for tests."""
+
+    def __init__(self, entry_points: Iterable[Any] | None = None) -> None:
+        eps = list(entry_points) if entry_points is not None else list(
+            importlib_metadata.entry_points(group=GROUP)
+        )
+        self._eps: dict[str, Any] = {}
+        for ep in sorted(eps, key=lambda e: e.name):
+            if ep.name in self._eps:
+                other = self._eps[ep.name]
+                if _dist_name(other) == _dist_name(ep) and other.value == ep.value:
+                    continue  # the same distribution seen twice on sys.path
+                raise PluginError(
+                    f"two plugins are named {ep.name!r}: one from {_dist_name(other)} "
+                    f"({other.value}), one from {_dist_name(ep)} ({ep.value}); uninstall one"
+                )
+            self._eps[ep.name] = ep
+        self._loaded: dict[str, Plugin] = {}
+        self._errors: dict[str, str] = {}
+
+    def names(self) -> list[str]:
+        return sorted(self._eps)
+
+    def get(self, name: str) -> Plugin:
+        if name not in self._eps:
+            raise PluginError(f"unknown plugin {name!r}; known plugins: {', '.join(self.names()) or 'none'}")
+        if name in self._loaded:
+            return self._loaded[name]
+        if name in self._errors:
+            raise PluginError(self._errors[name])
+        ep = self._eps[name]
+        try:
+            plugin = validate_plugin(ep.load(), name)
+        except PluginError as e:
+            self._errors[name] = str(e)
+            raise
+        except Exception as e:  # a broken plugin must not break the others
+            self._errors[name] = (f"plugin {name!r} from {_dist_name(ep)} failed to import: "
+                                  f"{type(e).__name__}: {e}")
+            raise PluginError(self._errors[name]) from e
+        self._loaded[name] = plugin
+        return plugin
+
+    def status(self) -> list[Status]:
+        out = []
+        for name in self.names():
+            ep = self._eps[name]
+            dist = getattr(ep, "dist", None)
+            try:
+                p = self.get(name)
+                out.append(Status(name, dist.name if dist else "?", p.version, True))
+            except PluginError as e:
+                out.append(Status(name, dist.name if dist else "?",
+                                  dist.version if dist else "?", False, str(e)))
+        return out
+
+    def plugins(self) -> list[Plugin]:
+        """Every plugin that loads (broken ones are skipped; see ``status``)."""
+        out = []
+        for name in self.names():
+            try:
+                out.append(self.get(name))
+            except PluginError:
+                pass
+        return out
+
+    def recipe(self, name: str) -> tuple[Plugin, Recipe]:
+        known = []
+        for p in self.plugins():
+            for r in p.recipes:
+                if r.name == name:
+                    return p, r
+                known.append(r.name)
+        broken = [s.name for s in self.status() if not s.ok]
+        extra = f" (broken plugins, see `unfold list`: {', '.join(broken)})" if broken else ""
+        raise PluginError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(known)) or 'none'}{extra}")
+
+    def unrollers(self) -> list[tuple[str, str, type[Unroller]]]:
+        return [(p.name, k, c) for p in self.plugins() for k, c in sorted(p.unrollers.items())]

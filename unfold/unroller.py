@@ -1,0 +1,205 @@
+"""The Unroller: an iterative algorithm as a stack of layers with learnable parameters.
+
+A subclass declares its parameters and writes three methods (template method):
+
+.. math::
+
+    s_0 = \\mathrm{init}(p), \\qquad s_{t+1} = \\mathrm{step}(s_t, θ_{g(t)}, p), \\qquad
+    \\hat y = \\mathrm{readout}(s_n, p)
+
+where p is the problem (a batch of measurements and operators) and g maps layer t to its
+parameter group: tied (one θ for all layers), untied (one θ per layer), or partly untied (the
+last C layers have their own θ, the first L − C share one). Running past the trained depth
+(n > L) uses g(t mod L): an untied stack is applied again, as the UADMM paper's iterated model.
+
+Example::
+
+    class ISTA(Unroller):
+        params = {"step": Param(1.0, "positive"), "thresh": Param(0.1, "positive")}
+        def init(self, p): return p.y.new_zeros(p.y.shape[0], p.A.shape[1])
+        def step(self, x, θ, p):
+            z = x - θ.step * (x @ p.A.T - p.y) @ p.A
+            return torch.sign(z) * torch.relu(z.abs() - θ.thresh)
+        def readout(self, x, p): return x
+
+Subclasses whose parameter declarations depend on constructor arguments override
+``param_specs()`` and set the attributes it reads *before* calling ``super().__init__``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from unfold.backprop import Backprop, Full, parse_backprop
+from unfold.params import Param, as_constraint
+
+
+@dataclass(frozen=True)
+class Tying:
+    """How layers share parameters: the last ``untied`` layers own theirs, the rest share one.
+
+    ``Tying.parse`` accepts "tied", "untied", "partial:C" (last C untied) or a Tying.
+    """
+
+    kind: str  # "tied" | "untied" | "partial"
+    untied: int = 0
+
+    @staticmethod
+    def parse(spec: str | Tying) -> Tying:
+        if isinstance(spec, Tying):
+            return spec
+        name, _, arg = str(spec).partition(":")
+        if name in ("tied", "untied") and not arg:
+            return Tying(name)
+        if name == "partial" and arg.isdigit():
+            return Tying("partial", int(arg))
+        raise ValueError(f"unknown tying {spec!r}; allowed: tied, untied, partial:C (C >= 0)")
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.kind != "partial" else f"partial:{self.untied}"
+
+    def n_groups(self, n_layers: int) -> int:
+        if self.kind == "tied":
+            return 1
+        if self.kind == "untied" or self.untied >= n_layers:
+            return n_layers
+        return self.untied + 1
+
+    def group(self, t: int, n_layers: int) -> int:
+        t = t % n_layers
+        if self.kind == "tied":
+            return 0
+        if self.kind == "untied" or self.untied >= n_layers:
+            return t
+        shared = n_layers - self.untied
+        return 0 if t < shared else t - shared + 1
+
+
+class Theta(dict):
+    """The constrained parameters of one layer; read them as attributes (``θ.step``)."""
+
+    def __getattr__(self, name: str) -> torch.Tensor:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no parameter {name!r}; declared: {sorted(self)}") from None
+
+
+class Unroller(nn.Module, ABC):
+    """Base class of every unrolled algorithm; see the module docstring."""
+
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init__(
+        self,
+        n_layers: int,
+        tying: str | Tying = "tied",
+        backprop: str | Backprop | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(n_layers, int) or n_layers < 1:
+            raise ValueError(f"n_layers must be an integer >= 1, got {n_layers!r}")
+        self.n_layers = n_layers
+        self.tying = Tying.parse(tying)
+        self.backprop = parse_backprop(backprop) if backprop is not None else Full()
+        self.trainable = trainable
+        self.specs = dict(self.param_specs())
+        self.constraints = {k: as_constraint(s.constraint) for k, s in self.specs.items()}
+        self.raw = nn.ParameterDict()
+        groups = self.tying.n_groups(n_layers)
+        for name, spec in self.specs.items():
+            r = spec.initial_raw()
+            r = r.unsqueeze(0).repeat(groups, *([1] * r.dim()))
+            self.raw[name] = nn.Parameter(r, requires_grad=trainable and spec.trainable)
+
+    # -- what a subclass writes -------------------------------------------------------------
+    def param_specs(self) -> dict[str, Param]:
+        """The declared parameters; defaults to the class attribute ``params``."""
+        return type(self).params
+
+    @abstractmethod
+    def init(self, problem: Any) -> Any:
+        """The initial state s_0 (a dataclass of tensors, or a tensor)."""
+
+    @abstractmethod
+    def step(self, state: Any, theta: Theta, problem: Any) -> Any:
+        """One iteration s_{t+1} = step(s_t, θ_t, p)."""
+
+    def readout(self, state: Any, problem: Any) -> Any:
+        """The output read from the final state; the state itself by default."""
+        return state
+
+    @classmethod
+    def example(cls, tying: str = "tied") -> tuple[Unroller, Any]:
+        """A tiny (model, problem) pair for the contract tests run over every registered unroller.
+
+        The problem should be small (a batch of 2–3 items) so a float64 gradcheck of one layer
+        and a smoke run take well under a second.
+        """
+        raise NotImplementedError(f"{cls.__name__} does not provide example()")
+
+    # -- parameters ---------------------------------------------------------------------------
+    def theta(self, t: int) -> Theta:
+        """Constrained parameters of layer t (t may exceed n_layers: the stack repeats)."""
+        g = self.tying.group(t, self.n_layers)
+        return Theta({k: self.constraints[k].forward(r[g]) for k, r in self.raw.items()})
+
+    def value(self, name: str) -> torch.Tensor:
+        """Constrained value of parameter ``name`` for every layer, shape (n_layers, *shape)."""
+        if name not in self.raw:
+            raise KeyError(f"no parameter {name!r}; declared: {sorted(self.raw)}")
+        idx = [self.tying.group(t, self.n_layers) for t in range(self.n_layers)]
+        with torch.no_grad():
+            return self.constraints[name].forward(self.raw[name][idx]).clone()
+
+    def n_params(self) -> int:
+        """Number of trainable scalars (declared parameters and any submodule's)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    # -- running ------------------------------------------------------------------------------
+    def run(
+        self,
+        problem: Any,
+        n_iter: int | None = None,
+        callback: Callable[[int, Any], None] | None = None,
+    ) -> Any:
+        """Final state after ``n_iter`` layers (default: the trained depth)."""
+        n = self.n_layers if n_iter is None else n_iter
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
+        state = self.init(problem)
+
+        def one(s: Any, t: int) -> Any:
+            return self.step(s, self.theta(t), problem)
+
+        return self.backprop.run(one, state, n, callback)
+
+    def forward(self, problem: Any, n_iter: int | None = None) -> Any:
+        return self.readout(self.run(problem, n_iter), problem)
+
+    @torch.no_grad()
+    def trace(
+        self, problem: Any, fn: Callable[[Any, Any], Any], n_iter: int | None = None
+    ) -> list[Any]:
+        """``fn(readout, problem)`` after every layer 1 … n (for metric-vs-layer plots)."""
+        n = self.n_layers if n_iter is None else n_iter
+        out: list[Any] = []
+        state = self.init(problem)
+        for t in range(n):
+            state = self.step(state, self.theta(t), problem)
+            out.append(fn(self.readout(state, problem), problem))
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_layers={self.n_layers}, tying={self.tying.label}, "
+            f"backprop={self.backprop.describe()}, trainable={self.trainable}"
+        )
