@@ -29,7 +29,8 @@ class CheckpointError(ValueError):
 
 
 def versions() -> dict[str, str]:
-    return {"unfold": unfold.__version__, "torch": str(torch.__version__), "python": platform.python_version()}
+    return {"unfold": unfold.__version__, "torch": str(torch.__version__),
+            "python": platform.python_version()}
 
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:

@@ -28,7 +28,8 @@ def build_wheel(src, out):
              if p.is_file()}
     info = "lista_tutorial-0.1.dist-info"
     files[f"{info}/METADATA"] = b"Metadata-Version: 2.1\nName: lista-tutorial\nVersion: 0.1\n"
-    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                              b"Tag: py3-none-any\n")
     files[f"{info}/entry_points.txt"] = b"[unfold.plugins]\nlista-tutorial = lista_tutorial:plugin\n"
     record = []
     for name, data in files.items():

@@ -11,6 +11,7 @@ from unfold.recipe import from_dict
 from unfold.run import RunDirError, run_recipe
 from unfold.train import Trainer
 
+
 class Payload:
     """A pickled object of this class would run this module's code when loaded."""
 
