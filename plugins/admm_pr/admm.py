@@ -109,4 +109,4 @@ class ADMM(Unroller):
 
     @classmethod
     def example(cls, tying: str = "tied") -> tuple[ADMM, PRProblem]:
-        return cls(4, tying), example_problem()
+        return cls(4, tying, trainable=True), example_problem()

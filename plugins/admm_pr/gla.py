@@ -55,31 +55,12 @@ class FGLAState:
     prev: Tensor  # (batch, freq, frames) complex, c_{t-1}
 
 
-class GLA(Unroller):
-    """Griffin–Lim; no parameters (always the classical algorithm)."""
-
-    params: dict[str, Param] = {}
-
-    def __init__(self, n_layers: int = 100, tying: str = "tied", backprop=None,
-                 trainable: bool = False) -> None:
-        super().__init__(n_layers, tying, backprop, trainable)
-
-    def init(self, problem: PRProblem) -> Tensor:
-        return problem.synthesis(problem.init_spec)
-
-    def step(self, x: Tensor, theta: Theta, problem: PRProblem) -> Tensor:
-        return gla_step(x, problem.r, problem.analysis, problem.synthesis)
-
-    def readout(self, x: Tensor, problem: PRProblem) -> Tensor:
-        return x
-
-    @classmethod
-    def example(cls, tying: str = "tied") -> tuple[GLA, PRProblem]:
-        return cls(4, tying), example_problem()
-
-
 class FGLA(Unroller):
-    """Fast Griffin–Lim with momentum α ∈ [0, 1) (0.99 by default, frozen unless trainable)."""
+    """Fast Griffin–Lim with momentum α (0.99 by default; frozen unless ``trainable``).
+
+    α is constrained to (−1, 1) so that α = 0 (GLA) is an interior point a learned model can
+    start from and leave.
+    """
 
     def __init__(self, n_layers: int = 100, tying: str = "tied", backprop=None,
                  trainable: bool = False, momentum: float = 0.99) -> None:
@@ -89,15 +70,16 @@ class FGLA(Unroller):
         super().__init__(n_layers, tying, backprop, trainable)
 
     def param_specs(self) -> dict[str, Param]:
-        m = min(max(self.momentum0, 1e-6), 1 - 1e-6)
-        return {"momentum": Param(m, Interval(0.0, 1.0), doc="FGLA momentum α")}
+        return {"momentum": Param(self.momentum0, Interval(-1.0, 1.0), doc="momentum α")}
 
     def init(self, problem: PRProblem) -> FGLAState:
         return FGLAState(problem.synthesis(problem.init_spec), torch.zeros_like(problem.init_spec))
 
     def step(self, s: FGLAState, theta: Theta, problem: PRProblem) -> FGLAState:
-        m = theta.momentum if self.momentum0 > 0 else 0.0
-        x, c = fgla_step(s.x, s.prev, problem.r, m, problem.analysis, problem.synthesis)
+        if self.momentum0 == 0 and not self.trainable:  # plain GLA: no momentum term to pay for
+            return FGLAState(gla_step(s.x, problem.r, problem.analysis, problem.synthesis), s.prev)
+        x, c = fgla_step(s.x, s.prev, problem.r, theta.momentum, problem.analysis,
+                         problem.synthesis)
         return FGLAState(x, c)
 
     def readout(self, s: FGLAState, problem: PRProblem) -> Tensor:
@@ -105,4 +87,12 @@ class FGLA(Unroller):
 
     @classmethod
     def example(cls, tying: str = "tied") -> tuple[FGLA, PRProblem]:
-        return cls(4, tying), example_problem()
+        return cls(4, tying, trainable=True), example_problem()
+
+
+class GLA(FGLA):
+    """Griffin–Lim: FGLA at α = 0 (the momentum term is skipped while frozen)."""
+
+    def __init__(self, n_layers: int = 100, tying: str = "tied", backprop=None,
+                 trainable: bool = False, momentum: float = 0.0) -> None:
+        super().__init__(n_layers, tying, backprop, trainable, momentum)
