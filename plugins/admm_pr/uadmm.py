@@ -36,12 +36,27 @@ from unfold_plugins.admm_pr.admm import ADMMState, admm_init, admm_step
 from unfold_plugins.admm_pr.apl import NegSquare, apl
 from unfold_plugins.admm_pr.problem import PRProblem, example_problem
 
-from unfold.params import Param
+from unfold.params import Param, as_constraint
 from unfold.unroller import Theta, Unroller
 
 Tensor = torch.Tensor
 R_FLOOR = 1e-6
 BETA_SERIES = 1e-3
+
+
+class Scaled:
+    """Constraint c(s·raw): Adam's step on the parameter is s times ``train.lr`` (a per-model
+    learning rate that the engine's single optimiser cannot give)."""
+
+    def __init__(self, inner: object, scale: float) -> None:
+        self.inner, self.scale = as_constraint(inner), scale  # type: ignore[arg-type]
+        self.name = f"{self.inner.name}*{scale:g}"
+
+    def forward(self, raw: Tensor) -> Tensor:
+        return self.inner.forward(raw * self.scale)
+
+    def inverse(self, value: Tensor) -> Tensor:
+        return self.inner.inverse(value) / self.scale
 
 
 def psi_prime(r: Tensor, beta: Tensor) -> Tensor:
@@ -73,7 +88,7 @@ class UADMM(Unroller):
     def __init__(self, n_layers: int = 15, tying: str = "tied", backprop=None,
                  trainable: bool = True, rho: float = 1e-3, pieces: int = 3,
                  slope_init: float = 0.003, bias_range: tuple[float, float] = (0.01, 1.0),
-                 beta_init: float = 2.0) -> None:
+                 beta_init: float = 2.0, step_scale: float = 1.0) -> None:
         if not rho > 0:
             raise ValueError(f"rho must be > 0, got {rho}")
         if not (isinstance(pieces, int) and pieces >= 1):
@@ -86,7 +101,9 @@ class UADMM(Unroller):
         if abs(beta_init - 1) < 1e-6:
             raise ValueError("beta_init must differ from 1 (κ starts at γ2/(β0 − 1))")
         self.rho0, self.pieces, self.slope_init = rho, pieces, slope_init
-        self.bias_range, self.beta_init = (lo, hi), beta_init
+        if not step_scale > 0:
+            raise ValueError(f"step_scale must be > 0, got {step_scale}")
+        self.bias_range, self.beta_init, self.step_scale = (lo, hi), beta_init, step_scale
         super().__init__(n_layers, tying, backprop, trainable)
 
     def param_specs(self) -> dict[str, Param]:
@@ -97,14 +114,17 @@ class UADMM(Unroller):
             biases = torch.tensor([math.sqrt(lo * hi)])
         else:
             biases = torch.logspace(math.log10(lo), math.log10(hi), C)
+        k = self.step_scale
         return {
             "rho": Param(rho, "positive", trainable=False, doc="ρ of the linear parts"),
-            "gamma1": Param(rho / (1 + rho), "positive", doc="γ¹, weight of y"),
-            "gamma2": Param(g2, "positive", doc="γ², weight of ψ'_β(r)"),
-            "beta": Param(self.beta_init, doc="β of ψ'_β"),
-            "shift": Param(g2 / (self.beta_init - 1), doc="κ, offset (γ²/(β−1) in the paper)"),
-            "w": Param(-(self.slope_init**2), NegSquare(), shape=(C,), doc="APL slopes w = −w̃²"),
-            "b": Param(biases, shape=(C,), doc="APL biases"),
+            "gamma1": Param(rho / (1 + rho), Scaled("positive", k), doc="γ¹, weight of y"),
+            "gamma2": Param(g2, Scaled("positive", k), doc="γ², weight of ψ'_β(r)"),
+            "beta": Param(self.beta_init, Scaled(None, k), doc="β of ψ'_β"),
+            "shift": Param(g2 / (self.beta_init - 1), Scaled(None, k),
+                           doc="κ, offset (γ²/(β−1) in the paper)"),
+            "w": Param(-(self.slope_init**2), Scaled(NegSquare(), k), shape=(C,),
+                       doc="APL slopes w = −w̃²"),
+            "b": Param(biases, Scaled(None, k), shape=(C,), doc="APL biases"),
         }
 
     def init(self, problem: PRProblem) -> ADMMState:
