@@ -1,7 +1,7 @@
 """The function f_r whose prox is the learned sublayer F (supplementary eqs. 25–31).
 
-With z = APL^{-1}(y) (eq. 26), the antiderivative APL-bar (eq. 24) and s(r) = γ²ψ'_β(r) + κ the
-r-term of F (eq. 19 as written in ``uadmm.py``; the paper's γ² r^{β−1}/(β−1)):
+With z = APL^{-1}(y) (eq. 26), the antiderivative APL-bar (eq. 24) and s(r) = γ̃² r^{β−1} the
+r-term of F (eq. 19; the paper's γ² r^{β−1}/(β−1)):
 
 .. math::
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 from unfold_plugins.admm_pr.apl import apl_bar, apl_inverse
-from unfold_plugins.admm_pr.uadmm import psi_prime
+from unfold_plugins.admm_pr.uadmm import r_term
 
 from unfold.unroller import Theta
 
@@ -28,7 +28,7 @@ Tensor = torch.Tensor
 def learned_divergence(y: Tensor, r: Tensor, theta: Theta) -> Tensor:
     """f_r(y) of eq. (31) elementwise; y, r broadcastable, θ the parameters of one layer."""
     w, b, g1 = theta.w, theta.b, theta.gamma1
-    s = theta.gamma2 * psi_prime(r, theta.beta) + theta.shift
+    s = r_term(r, theta)
     z = apl_inverse(y, w, b)
     return (z - s) * y / g1 - y * y / 2 - apl_bar(z, w, b) / g1
 

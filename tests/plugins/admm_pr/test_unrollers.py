@@ -9,7 +9,7 @@ from unfold_plugins.admm_pr import ADMM, FGLA, GLA, UADMM
 from unfold_plugins.admm_pr.divergence import learned_divergence
 from unfold_plugins.admm_pr.problem import PRProblem, make_problem, random_phase
 from unfold_plugins.admm_pr.prox import prox_quadratic
-from unfold_plugins.admm_pr.uadmm import apl_tolerance, learned_prox, psi_prime
+from unfold_plugins.admm_pr.uadmm import apl_tolerance, learned_prox, r_term
 
 from unfold.signal.stft import STFT
 from unfold.unroller import Theta
@@ -97,14 +97,20 @@ def test_admm_rejects_bad_arguments():
         ADMM(3, rho=0.0)
 
 
-def test_psi_prime_limit_and_continuity_at_beta_one():
-    r = torch.tensor([1e-3, 0.2, 1.0, 7.0], dtype=torch.float64)
-    torch.testing.assert_close(psi_prime(r, torch.tensor(1.0, dtype=torch.float64)), torch.log(r))
-    for a in (1e-4, 9.99e-4, 1.001e-3, 0.3):
-        beta = torch.tensor(1 + a, dtype=torch.float64)
-        ref = (r ** a - 1) / a
-        torch.testing.assert_close(psi_prime(r, beta), ref, rtol=1e-9, atol=1e-12)
-    torch.testing.assert_close(psi_prime(r, torch.tensor(2.0, dtype=torch.float64)), r - 1)
+def test_r_term_is_the_papers_and_finite_at_beta_one():
+    d = torch.float64
+    r = torch.tensor([0.0, 1e-3, 0.2, 1.0, 7.0], dtype=d)
+    for beta in (1.5, 2.0, 2.5, 0.9):
+        g2 = 0.7 * (beta - 1)  # the paper's γ²
+        theta = Theta(gamma2=torch.tensor(0.7, dtype=d), beta=torch.tensor(beta, dtype=d))
+        ref = g2 * r[1:] ** (beta - 1) / (beta - 1)
+        torch.testing.assert_close(r_term(r, theta)[1:], ref)
+    theta = Theta(gamma2=torch.tensor(0.7, dtype=d), beta=torch.tensor(1.0, dtype=d,
+                                                                       requires_grad=True))
+    v = r_term(r, theta)
+    v.sum().backward()
+    torch.testing.assert_close(v, torch.full_like(r, 0.7))
+    assert torch.isfinite(theta.beta.grad)
 
 
 def _data_range_inputs():
@@ -164,18 +170,16 @@ def test_uadmm_iterates_beyond_its_depth_and_repeats_untied_stack():
     assert model.tying.group(5, 3) == 2  # layer 6 uses layer 3's parameters
 
 
-def test_uadmm_rejects_frozen_slopes_and_beta_one():
+def test_uadmm_rejects_frozen_slopes():
     with pytest.raises(ValueError, match="never move"):
         UADMM(3, slope_init=0.0)
-    with pytest.raises(ValueError, match="beta_init"):
-        UADMM(3, beta_init=1.0)
 
 
 def test_learned_divergence_has_the_learned_sublayer_as_prox():
     """u = F(v, r) minimises f_r(u) + ½(u − v)² (supplementary eq. 31), for a non-trivial layer."""
     d = torch.float64
     theta = Theta(gamma1=torch.tensor(0.3, dtype=d), gamma2=torch.tensor(0.8, dtype=d),
-                  beta=torch.tensor(1.6, dtype=d), shift=torch.tensor(0.2, dtype=d),
+                  beta=torch.tensor(1.6, dtype=d),
                   w=torch.tensor([-0.5, -0.2, -0.05], dtype=d),
                   b=torch.tensor([0.1, 0.6, 1.5], dtype=d))
     r = torch.tensor(1.3, dtype=d)
