@@ -103,7 +103,7 @@ class Trainer:
             self.per_rank_batch = self.tcfg.batch_size // w
             ids = [device.index] if device.type == "cuda" else None
             self.forward = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        self.opt = make_optimizer(self.tcfg, self.params)
+        self.opt = task.optimizer(cfg, model) or make_optimizer(self.tcfg, self.params)
         self.history = History()
         self.sched: torch.optim.lr_scheduler.LambdaLR | None = None
         self._best: dict[str, torch.Tensor] | None = None  # best weights when no ckpt_dir
