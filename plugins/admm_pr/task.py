@@ -47,9 +47,8 @@ def operator(cfg: ADMMPRConfig, device: torch.device | str = "cpu") -> STFT:
 
 def build_uadmm(cfg: ADMMPRConfig, tying: str, n_layers: int | None = None) -> UADMM:
     m = cfg.model
-    scale = m.tied_lr_scale if tying == "tied" else 1.0
     return UADMM(n_layers or m.layers, tying, m.backprop, True, m.rho, m.pieces, m.slope_init,
-                 (m.bias_lo, m.bias_hi), m.beta_init, step_scale=scale)
+                 (m.bias_lo, m.bias_hi), m.beta_init)
 
 
 class PhaseRetrievalTask(Task):
@@ -82,6 +81,17 @@ class PhaseRetrievalTask(Task):
 
     def build_model(self, cfg: ADMMPRConfig, tying: str) -> UADMM:
         return build_uadmm(cfg, tying)
+
+    def optimizer(self, cfg: ADMMPRConfig, model: UADMM) -> torch.optim.Optimizer | None:
+        """Adam at ``train.lr × model.tied_lr_scale`` for a tied model; the engine's otherwise."""
+        scale = cfg.model.tied_lr_scale
+        if model.tying.kind != "tied" or scale == 1.0:
+            return None
+        if cfg.train.optimizer != "adam":
+            raise ValueError("model.tied_lr_scale != 1 needs train.optimizer=adam")
+        params = [p for p in model.parameters() if p.requires_grad]
+        return torch.optim.Adam(params, lr=cfg.train.lr * scale,
+                                weight_decay=cfg.train.weight_decay)
 
     def loss(self, output: Tensor, target: Tensor, problem: PRProblem,
              cfg: ADMMPRConfig) -> Tensor:

@@ -50,8 +50,7 @@ R_FLOOR = 1e-6
 
 
 class Scaled:
-    """Constraint c(s·raw): Adam's step on the parameter is s times ``train.lr`` (a per-model
-    learning rate that the engine's single optimiser cannot give)."""
+    """Constraint c(s·raw): Adam's steps on the parameter are s times ``train.lr``."""
 
     def __init__(self, inner: object, scale: float) -> None:
         self.inner, self.scale = as_constraint(inner), scale  # type: ignore[arg-type]
@@ -85,7 +84,7 @@ class UADMM(Unroller):
     def __init__(self, n_layers: int = 15, tying: str = "tied", backprop=None,
                  trainable: bool = True, rho: float = 1e-3, pieces: int = 3,
                  slope_init: float = 0.003, bias_range: tuple[float, float] = (0.01, 1.0),
-                 beta_init: float = 2.0, step_scale: float = 1.0) -> None:
+                 beta_init: float = 2.0) -> None:
         if not rho > 0:
             raise ValueError(f"rho must be > 0, got {rho}")
         if not (isinstance(pieces, int) and pieces >= 1):
@@ -96,9 +95,7 @@ class UADMM(Unroller):
         if not 0 < lo <= hi:
             raise ValueError(f"bias_range must be 0 < lo <= hi, got {bias_range}")
         self.rho0, self.pieces, self.slope_init = rho, pieces, slope_init
-        if not step_scale > 0:
-            raise ValueError(f"step_scale must be > 0, got {step_scale}")
-        self.bias_range, self.beta_init, self.step_scale = (lo, hi), beta_init, step_scale
+        self.bias_range, self.beta_init = (lo, hi), beta_init
         super().__init__(n_layers, tying, backprop, trainable)
 
     def param_specs(self) -> dict[str, Param]:
@@ -109,15 +106,14 @@ class UADMM(Unroller):
             biases = torch.tensor([math.sqrt(lo * hi)])
         else:
             biases = torch.logspace(math.log10(lo), math.log10(hi), C)
-        k = self.step_scale
         return {
             "rho": Param(rho, "positive", trainable=False, doc="ρ of the linear parts"),
-            "gamma1": Param(rho / (1 + rho), Scaled("positive", k), doc="γ¹, weight of y"),
-            "gamma2": Param(g2, Scaled("positive", k), doc="γ̃² = γ²/(β−1), weight of r^{β−1}"),
-            "beta": Param(self.beta_init, Scaled(None, k), doc="β, power β − 1 of r"),
-            "w": Param(-(self.slope_init**2), Scaled(NegSquare(), k * abs(self.slope_init)),
+            "gamma1": Param(rho / (1 + rho), "positive", doc="γ¹, weight of y"),
+            "gamma2": Param(g2, "positive", doc="γ̃² = γ²/(β−1), weight of r^{β−1}"),
+            "beta": Param(self.beta_init, None, doc="β, power β − 1 of r"),
+            "w": Param(-(self.slope_init**2), Scaled(NegSquare(), abs(self.slope_init)),
                        shape=(C,), doc="APL slopes w = −w̃²"),
-            "b": Param(biases, Scaled("positive", k), shape=(C,), doc="APL biases > 0"),
+            "b": Param(biases, "positive", shape=(C,), doc="APL biases > 0"),
         }
 
     def init(self, problem: PRProblem) -> ADMMState:
