@@ -79,13 +79,16 @@ class ModelConfig:
     algorithm: str = "adam"  # adam | gd
     step: float = 0.2  # initial η_t (adam) or s_t (gd)
     negation: bool = True  # Algorithm 1's check f(-z) < f(z) in every layer
-    per_coordinate: bool = False  # one step per latent coordinate (diagonal), not one scalar
+    per_coordinate: bool = True  # one step per latent coordinate (diagonal), not one scalar
+    loss: str = "mse"  # mse: to the true image | measurement: f of the output (no ground truth)
 
     def validate(self) -> None:
         if self.layers < 1:
             raise ConfigError(f"model.layers must be >= 1, got {self.layers}")
         if self.algorithm not in ("gd", "adam"):
             raise ConfigError(f"model.algorithm must be gd or adam, got {self.algorithm!r}")
+        if self.loss not in ("mse", "measurement"):
+            raise ConfigError(f"model.loss must be mse or measurement, got {self.loss!r}")
         if not self.step > 0:
             raise ConfigError(f"model.step must be > 0, got {self.step}")
 

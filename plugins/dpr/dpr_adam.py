@@ -52,14 +52,16 @@ class DPRAdam(Unroller):
     """Practical DPR: Adam from ±z_1 for every restart, best measurement loss wins."""
 
     def __init__(self, n_layers: int = 1, tying: str = "tied", backprop=None,
-                 trainable: bool = False, lr: float = 0.05) -> None:
+                 trainable: bool = False, lr: float = 0.05, per_coordinate: int = 0) -> None:
         if not lr > 0:
             raise ValueError(f"DPR-Adam learning rate must be > 0, got {lr}")
         self.lr_init = float(lr)
+        self.lr_shape = (per_coordinate,) if per_coordinate else ()
         super().__init__(n_layers, tying, backprop, trainable)
 
     def param_specs(self) -> dict[str, Param]:
-        return {"lr": Param(self.lr_init, "positive", doc="Adam learning rate η")}
+        return {"lr": Param(self.lr_init, "positive", shape=self.lr_shape,
+                            doc="Adam learning rate η")}
 
     def init(self, problem: PRProblem) -> AdamState:
         check_prior(problem)

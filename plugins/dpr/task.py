@@ -27,6 +27,7 @@ from .data import SHAPES, load_images
 from .dpr import DPR
 from .dpr_adam import DPRAdam
 from .generator import Generator, cached_generator
+from .objective import amplitude_loss
 from .problem import PRProblem, collate, gaussian_matrix, measure
 from .sparta import SPARTA
 
@@ -123,14 +124,17 @@ class DPRTask(Task):
 
     # -- models ---------------------------------------------------------------------------------
     def build_model(self, cfg: DPRConfig, tying: str) -> DPR | DPRAdam:
-        if cfg.model.algorithm == "adam":
-            return DPRAdam(cfg.model.layers, tying, trainable=True, lr=cfg.model.step)
         k = generator_settings(cfg)[0] if cfg.model.per_coordinate else 0
+        if cfg.model.algorithm == "adam":
+            return DPRAdam(cfg.model.layers, tying, trainable=True, lr=cfg.model.step,
+                           per_coordinate=k)
         return DPR(cfg.model.layers, tying, step=cfg.model.step, negation=cfg.model.negation,
                    per_coordinate=k)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor, problem: PRProblem,
              cfg: DPRConfig) -> torch.Tensor:
+        if cfg.model.loss == "measurement":
+            return amplitude_loss(problem.A, problem.b, output.unsqueeze(1)).mean()
         return (output - target).pow(2).mean()
 
     def metrics(self, output: torch.Tensor, target: torch.Tensor, problem: PRProblem,
