@@ -146,7 +146,7 @@ class DPRTask(Task):
         e, L = cfg.eval, cfg.model.layers
         adam = DPRAdam(lr=e.dpr_lr)
         gd = DPR(1, trainable=False, step=e.gd_step, negation=cfg.model.negation)
-        out = [Method("DPR-Adam", adam, n) for n in sorted({L, e.dpr_iterations})]
+        out = [Method("DPR-Adam", adam, n) for n in sorted({L, 2 * L, 4 * L, e.dpr_iterations})]
         out += [Method("DPR-GD", gd, n) for n in sorted({L, e.dpr_iterations})]
         out += [Method("Unrolled DPR", m, L, tying, trained=True) for tying, m in trained.items()]
         out += [Method("AmplitudeFlow", AmplitudeFlow(mu=e.af_mu), e.af_iterations),
