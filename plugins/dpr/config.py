@@ -29,6 +29,9 @@ class DataConfig:
     def validate(self) -> None:
         if self.dataset not in DATASETS:
             raise ConfigError(f"data.dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.dataset == "mnist" and not self.root:
+            raise ConfigError("data.dataset=mnist needs data.root: the folder holding "
+                              "train-images-idx3-ubyte[.gz] and t10k-images-idx3-ubyte[.gz]")
         if self.signals not in SIGNALS:
             raise ConfigError(f"data.signals must be one of {SIGNALS}, got {self.signals!r}")
         for m in (self.m, *self.m_train):

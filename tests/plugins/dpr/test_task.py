@@ -20,6 +20,7 @@ TINY = ["generator.epochs=1", "data.n_train=8", "data.n_valid=4", "data.n_test=4
 @pytest.mark.parametrize("override, message", [
     ("data.m=0", "m >= 1"), ("generator.latent=65", "exceeds the signal dimension n=64"),
     ("data.dataset=cifar", "data.dataset must be one of"), ("model.algorithm=lbfgs", "gd or adam"),
+    ("data.dataset=mnist", "needs data.root"), ("data.noise=-1", "noise must be >= 0"),
 ])
 def test_bad_config_is_rejected_before_any_data(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -35,6 +36,9 @@ def test_problems_are_deterministic_and_consistent():
     problem, y0 = task.problem(task.collate([test[0], test[1]]), cfg, torch.device("cpu"))
     assert problem.A.shape == (2, 40, 64) and torch.equal(y0[1], a["y0"])
     assert amplitude_loss(problem.A, problem.b, y0.unsqueeze(1)).max() < 1e-10
+    cfg.data.noise = 0.05
+    noisy = task.split(cfg, "test")[1]
+    assert torch.equal(noisy["A"], a["A"]) and 0 < (noisy["b"] - a["b"]).std() < 0.1
     cfg.data.signals = "range"  # G(z0): in the range of the generator, exactly measurable
     item = task.split(cfg, "test", count=2)[0]
     G = task.generator(cfg)
