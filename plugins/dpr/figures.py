@@ -79,6 +79,7 @@ def plot_grid(path: Path, task: Any, cfg: Any, trained: Mapping[str, torch.nn.Mo
     plt = _plt()
     methods = task.methods(cfg, trained)
     shape = SHAPES[cfg.data.dataset]
+    count = min(count, cfg.data.n_test)
     fig, axes = plt.subplots(len(methods) + 1, len(ms),
                              figsize=(2.2 + 1.1 * count * len(ms), 0.9 * (len(methods) + 1)),
                              squeeze=False)

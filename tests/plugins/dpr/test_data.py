@@ -1,21 +1,10 @@
 """Digits splits, the MNIST IDX loader and the cached generator."""
 
-import gzip
-import struct
-
 import numpy as np
 import pytest
 import torch
 from unfold_plugins.dpr import generator as gen
 from unfold_plugins.dpr.data import load_images, read_idx_images
-
-
-def write_idx(path, images, magic=2051, count=None):
-    count = len(images) if count is None else count
-    raw = struct.pack(">IIII", magic, count, 28, 28) + images.astype(np.uint8).tobytes()
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "wb") as fh:
-        fh.write(raw)
 
 
 def test_digits_splits_are_disjoint_and_scaled():
@@ -26,7 +15,7 @@ def test_digits_splits_are_disjoint_and_scaled():
     assert not any(tuple(r.tolist()) in train for r in d["test"][:50])  # held out
 
 
-def test_mnist_idx_files_are_read_and_validated(tmp_path):
+def test_mnist_idx_files_are_read_and_validated(tmp_path, write_idx):
     rng = np.random.default_rng(0)
     train, test = rng.integers(0, 256, (5003, 784)), rng.integers(0, 256, (7, 784))
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", train)

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from unfold_plugins.dpr import plugin
@@ -46,8 +47,9 @@ def test_problems_are_deterministic_and_consistent():
     assert G.latent == 10 and G.n == 64
 
 
-def test_tiny_runs_of_both_recipes_write_results_and_figures(tmp_path):
-    for name, extra in (("dpr", []), ("dpr-sweep", ["eval.sweep_m=[8,32]", "eval.grid_m=[8,32]"])):
+def test_tiny_sweep_run_writes_results_and_figures(tmp_path):
+    """The dpr recipe itself runs end to end in the MNIST test below."""
+    for name, extra in (("dpr-sweep", ["eval.sweep_m=[8,32]", "eval.grid_m=[8,32]"]),):
         recipe = plugin.recipe(name)
         cfg = recipe.resolve(overrides=TINY + extra)
         run = execute(plugin, recipe, cfg, tmp_path / name, "cpu", progress=False)
@@ -59,3 +61,18 @@ def test_tiny_runs_of_both_recipes_write_results_and_figures(tmp_path):
     sweep = json.loads((tmp_path / "dpr-sweep" / "sweep.json").read_text())
     assert sweep["m"] == [8, 32] and all(len(v["mse"]) == 2 for v in sweep["methods"].values())
     assert (tmp_path / "dpr-sweep" / "fig2_error_vs_m.png").is_file()
+
+
+def test_mnist_files_run_end_to_end_with_the_papers_generator(tmp_path, write_idx):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (5010, 784)))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (4, 784)))
+    recipe = plugin.recipe("dpr")
+    cfg = recipe.resolve(overrides=TINY + ["data.dataset=mnist", f"data.root={tmp_path}",
+                                           "data.m=100"])
+    task = DPRTask()
+    G = task.generator(cfg)
+    assert [layer.out_features for layer in G.layers] == [500, 500, 784] and G.latent == 20
+    run = execute(plugin, recipe, cfg, tmp_path / "run", "cpu", progress=False)
+    res = json.loads((run / "results.json").read_text())
+    assert all(r["metrics"]["mse"]["n"] == 4 for r in res["methods"])
