@@ -9,7 +9,9 @@ For every candidate latent code z (one per random restart), layer t does
     z ← z - s_t ∇f(z)                                       \\quad \\text{(Alg. 1, lines 6–7)}
 
 with f and ∇f from ``objective`` (eq. II.1). The classical method has one fixed step α
-(``trainable=False``); the unrolled network learns s_t > 0 (tied: one s, untied: one per layer).
+(``trainable=False``); the unrolled network learns s_t > 0 (tied: one s, untied: one per layer;
+``per_coordinate=k``: a vector s_t ∈ ℝ^k_{>0} applied elementwise, a learned diagonal
+preconditioner).
 The output is G(z) of the candidate with the lowest *measurement* loss f — never a choice by
 distance to the ground truth.
 

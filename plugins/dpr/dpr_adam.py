@@ -9,8 +9,9 @@ For each restart r the two candidates z_1^r and −z_1^r are descended with Adam
     z_{t+1} = z_t - η\\, \\frac{m_t / (1-β_1^t)}{\\sqrt{v_t / (1-β_2^t)} + ε},
     \\quad g_t = ∇f(z_t)
 
-and the output is G(z) of the candidate (among 2R) with the lowest measurement loss f. The
-learning rate η is a frozen parameter: this is a classical baseline (``trainable=False``).
+and the output is G(z) of the candidate (among 2R) with the lowest measurement loss f. As a
+classical baseline η is frozen (``trainable=False``, the default); unrolled, η_t > 0 is learned
+per layer (tied / untied), optionally one per latent coordinate (``per_coordinate=k``).
 
 State: z, m, v (batch, 2R, k) and the step count t. Output: (batch, n).
 """
