@@ -31,12 +31,18 @@ def _device(trained: Mapping[str, torch.nn.Module]) -> torch.device:
     return torch.device("cpu")
 
 
+def figure_methods(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module]) -> list[Any]:
+    """The task's methods, trained models at their trained depth only."""
+    return [m for m in task.methods(cfg, trained)
+            if not m.trained or m.iterations == cfg.model.layers]
+
+
 def sweep(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module], ms: tuple[int, ...]
           ) -> dict[str, Any]:
     """{"m": [...], "methods": {label: {"mse": [...], "ssim": [...]}}}: means per m."""
     from unfold.run import evaluate, method_label
 
-    methods = task.methods(cfg, trained)
+    methods = figure_methods(task, cfg, trained)
     out: dict[str, Any] = {"m": list(ms), "n": cfg.data.n, "images": cfg.eval.sweep_images,
                            "signals": cfg.data.signals, "methods": {}}
     for m in ms:
@@ -77,7 +83,7 @@ def plot_grid(path: Path, task: Any, cfg: Any, trained: Mapping[str, torch.nn.Mo
     from unfold.run import method_label
 
     plt = _plt()
-    methods = task.methods(cfg, trained)
+    methods = figure_methods(task, cfg, trained)
     shape = SHAPES[cfg.data.dataset]
     count = min(count, cfg.data.n_test)
     fig, axes = plt.subplots(len(methods) + 1, len(ms),

@@ -148,7 +148,8 @@ class DPRTask(Task):
         gd = DPR(1, trainable=False, step=e.gd_step, negation=cfg.model.negation)
         out = [Method("DPR-Adam", adam, n) for n in sorted({L, 2 * L, 4 * L, e.dpr_iterations})]
         out += [Method("DPR-GD", gd, n) for n in sorted({L, e.dpr_iterations})]
-        out += [Method("Unrolled DPR", m, L, tying, trained=True) for tying, m in trained.items()]
+        out += [Method("Unrolled DPR", m, n, tying, trained=True)  # past L: the stack repeats
+                for tying, m in trained.items() for n in (L, 2 * L, 4 * L)]
         out += [Method("AmplitudeFlow", AmplitudeFlow(mu=e.af_mu), e.af_iterations),
                 Method("SPARTA", SPARTA(sparsity=e.sparsity), e.sparta_iterations)]
         return out
