@@ -25,7 +25,7 @@ def _task():  # noqa: ANN202 - imported on first use
 
 
 QUICK = {"data.restarts": 2, "data.n_train": 256, "data.n_valid": 32, "data.n_test": 50,
-         "train.epochs": 4}
+         "train.epochs": 8}
 
 plugin = Plugin(
     name="dpr",

@@ -83,6 +83,7 @@ class ModelConfig:
     step: float = 0.2  # initial η_t (adam) or s_t (gd)
     negation: bool = True  # Algorithm 1's check f(-z) < f(z) in every layer
     per_coordinate: bool = True  # one step per latent coordinate (diagonal), not one scalar
+    learn_beta1: bool = True  # adam: also learn the momentum β1 ∈ (0, 1) per layer
     loss: str = "mse"  # mse: to the true image | measurement: f of the output (no ground truth)
 
     def validate(self) -> None:

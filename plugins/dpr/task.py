@@ -127,7 +127,7 @@ class DPRTask(Task):
         k = generator_settings(cfg)[0] if cfg.model.per_coordinate else 0
         if cfg.model.algorithm == "adam":
             return DPRAdam(cfg.model.layers, tying, trainable=True, lr=cfg.model.step,
-                           per_coordinate=k)
+                           per_coordinate=k, learn_beta1=cfg.model.learn_beta1)
         return DPR(cfg.model.layers, tying, step=cfg.model.step, negation=cfg.model.negation,
                    per_coordinate=k)
 

@@ -171,3 +171,18 @@ def test_metrics_resolve_the_global_sign_only():
     x[:, :32] *= -1  # a partial sign flip is an error, not an ambiguity
     assert (mse(x, y) > 0).all() and (ssim(x, y, (8, 8)) < 0.9).all()
     torch.testing.assert_close(resolve_sign(-y + 0.01, y), y - 0.01)
+
+
+def test_classical_dpr_adam_equals_torch_adam_on_f():
+    """Independent reference: torch.optim.Adam on Σ f(z) over the ±z_1 candidates."""
+    p = example_problem(restarts=2)
+    model = DPRAdam(lr=0.05).double()
+    z = torch.cat([p.z_init, -p.z_init], 1).clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=model.value("lr").item())  # 0.05 up to float32 storage
+    for _ in range(20):
+        opt.zero_grad()
+        latent_loss(p.G, p.A, p.b, z).sum().backward()
+        opt.step()
+    state = model.run(p, n_iter=20)
+    torch.testing.assert_close(state.z, z.detach(), rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(model(p, n_iter=20), best_candidate(p, z.detach()))
