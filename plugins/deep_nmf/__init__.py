@@ -1,0 +1,15 @@
+"""deep-nmf: speech enhancement by unfolded sparse NMF with untied layers (Hershey, Le Roux &
+Weninger 2014, "Deep unfolding", sections 4–5)."""
+
+from __future__ import annotations
+
+from unfold_plugins.deep_nmf.deep_nmf import DeepNMF
+
+from unfold.plugin import Plugin
+
+plugin = Plugin(
+    name="deep-nmf",
+    version="0.1.0",
+    description="Speech enhancement by unfolded sparse NMF; the last C layers untied (deep NMF)",
+    unrollers={"DeepNMF": DeepNMF},
+)

@@ -1,0 +1,159 @@
+"""Deep NMF: K layers of the KL multiplicative update for H, the last C with their own bases.
+
+Layer k (k = 1 … K) updates the activations with the bases of the layer below and carries its
+own bases W^k to the next layer and to the Wiener-filter output (paper eqs. 33, 34, β1 = 1):
+
+.. math::
+
+    H^k = H^{k-1} \\circ \\frac{W^{k-1\\,T} (X / (W^{k-1} H^{k-1}))}{W^{k-1\\,T} 1 + μ},
+    \\qquad
+    \\tilde S^{1,k} = \\frac{W^k_{1} H^{k}_{1}}{W^k H^k} \\circ M', \\qquad H^0 = 1.
+
+W^0 = … = W^{K−C} = W̄ are the column-normalised SNMF bases (speech columns first, then noise)
+over T frames of context, applied to the stacked features X ``(TF, N)``; the untied layers
+k > K − C have single-frame bases W^k ``(F, R)`` (initialised to the last F rows of W̄), applied
+to the current frame M' ``(F, N)`` (section 5.4). Wiener output uses the last F rows of W^K.
+
+So C = 0 (tying "tied" or "partial:0") is SNMF with K iterations, C = 1 trains only the
+reconstruction bases W^K (DNMF), and C = K ("untied") gives every layer its own bases.
+The shared group's W̄ is frozen (a buffer): the core's shared group still allocates a W^0
+slot of shape (F, R), unused and counted by ``n_params``; ``discriminative_params`` gives
+P_D = C F R of Table 2.
+
+Shapes: M' ``(batch, F, N)``, X ``(batch, T F, N)``, H ``(batch, R, N)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from unfold_plugins.deep_nmf.features import stack_context
+from unfold_plugins.deep_nmf.snmf import EPS, normalize_columns, update_h
+
+from unfold.params import Param
+from unfold.unroller import Theta, Unroller
+
+Tensor = torch.Tensor
+
+
+class LogPositive:
+    """W = exp(r) > 0: a multiplicative update W ∘ ρ is the additive step r + log ρ."""
+
+    name = "log-positive"
+
+    def forward(self, raw: Tensor) -> Tensor:
+        return torch.exp(raw)
+
+    def inverse(self, value: Tensor) -> Tensor:
+        if bool((value <= 0).any()):
+            raise ValueError("log-positive parameter needs an initial value > 0")
+        return torch.log(value)
+
+
+@dataclass
+class NMFProblem:
+    """Mixture magnitudes M' ``(batch, F, N)`` and their stacked context X ``(batch, TF, N)``."""
+
+    m: Tensor
+    x: Tensor
+
+    @staticmethod
+    def from_magnitudes(m: Tensor, context: int) -> NMFProblem:
+        m = m.clamp_min(0)
+        return NMFProblem(m, stack_context(m, context))
+
+
+@dataclass
+class NMFState:
+    h: Tensor  # (batch, R, N)
+    w: Tensor  # bases of the current layer: (TF, R) shared or (F, R) untied
+
+
+def wiener(m: Tensor, w: Tensor, h: Tensor, n_speech: int) -> Tensor:
+    """Eq. 34 for the speech source on the current frame: ``(batch, F, N)``."""
+    wf = w[-m.shape[-2]:]
+    speech = wf[:, :n_speech] @ h[:, :n_speech]
+    return speech / (wf @ h).clamp_min(EPS) * m
+
+
+def analysis_step(p: NMFProblem, w: Tensor, h: Tensor, mu: float) -> Tensor:
+    """Eq. 33 with β = 1: full-context bases act on X, single-frame bases on M'."""
+    v = p.x if w.shape[0] == p.x.shape[-2] else p.m
+    return update_h(v, w, h, 1.0, mu)
+
+
+class DeepNMF(Unroller):
+    """Unfolded sparse NMF for speech enhancement (paper section 4).
+
+    Args:
+        w_bar: SNMF bases ``(T F, R)`` (speech columns first); normalised here.
+        n_speech: number of speech columns R^1.
+        n_freq: F; the context T is ``w_bar.shape[0] // n_freq``.
+        mu: sparsity weight μ.
+    """
+
+    def __init__(self, n_layers: int, w_bar: Tensor, n_speech: int, n_freq: int,
+                 mu: float = 5.0, tying: str = "tied", backprop=None,
+                 trainable: bool = True) -> None:
+        if w_bar.dim() != 2 or w_bar.shape[0] % n_freq:
+            raise ValueError(f"w_bar must be (T*F, R) with F={n_freq}, got {tuple(w_bar.shape)}")
+        if not 0 < n_speech < w_bar.shape[1]:
+            raise ValueError(f"n_speech must be in (0, {w_bar.shape[1]}), got {n_speech}")
+        if mu < 0:
+            raise ValueError(f"mu must be >= 0, got {mu}")
+        self.n_freq, self.n_speech, self.mu = n_freq, n_speech, float(mu)
+        self.context = w_bar.shape[0] // n_freq
+        self._w_bar = normalize_columns(w_bar.detach())
+        super().__init__(n_layers, tying, backprop, trainable)
+        self.register_buffer("w_bar", self.__dict__.pop("_w_bar"))
+        if self.n_untied == 0:
+            self.raw["W"].requires_grad_(False)
+
+    def param_specs(self) -> dict[str, Param]:
+        w_bar = self._w_bar if "_w_bar" in self.__dict__ else self.w_bar
+        last = w_bar[-self.n_freq:].clone()
+        return {"W": Param(last, LogPositive(), tuple(last.shape),
+                           doc="single-frame bases of an untied layer (F, R)")}
+
+    @property
+    def n_untied(self) -> int:
+        """C: the number of layers with their own (trainable) bases."""
+        t = self.tying
+        return {"tied": 0, "untied": self.n_layers}.get(t.kind, min(t.untied, self.n_layers))
+
+    def is_untied(self, t: int) -> bool:
+        return t % self.n_layers >= self.n_layers - self.n_untied
+
+    def discriminative_params(self) -> int:
+        """P_D = C F R (Table 2)."""
+        return self.n_untied * self.w_bar.shape[1] * self.n_freq
+
+    def total_params(self) -> int:
+        """P = (T + C) F R (Table 2)."""
+        return self.w_bar.numel() + self.discriminative_params()
+
+    def theta(self, t: int) -> Theta:
+        if self.is_untied(t):
+            return super().theta(t)
+        return Theta({"W": self.w_bar})
+
+    def init(self, p: NMFProblem) -> NMFState:
+        b, _, n = p.m.shape
+        return NMFState(p.m.new_ones(b, self.w_bar.shape[1], n), self.w_bar.to(p.m.dtype))
+
+    def step(self, s: NMFState, theta: Theta, p: NMFProblem) -> NMFState:
+        h = analysis_step(p, s.w.to(p.m.dtype), s.h, self.mu)
+        return NMFState(h, theta.W.to(p.m.dtype))
+
+    def readout(self, s: NMFState, p: NMFProblem) -> Tensor:
+        return wiener(p.m, s.w, s.h, self.n_speech)
+
+    @classmethod
+    def example(cls, tying: str = "partial:2") -> tuple[DeepNMF, NMFProblem]:
+        g = torch.Generator().manual_seed(0)
+        f, context, r = 6, 3, 8
+        w_bar = torch.rand(context * f, r, generator=g) + 0.1
+        model = cls(4, w_bar, n_speech=4, n_freq=f, mu=0.5, tying=tying)
+        m = torch.rand(2, f, 5, generator=g) + 0.05
+        return model, NMFProblem.from_magnitudes(m, context)
