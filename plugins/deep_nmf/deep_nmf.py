@@ -53,10 +53,12 @@ class LogPositive:
 
 @dataclass
 class NMFProblem:
-    """Mixture magnitudes M' ``(batch, F, N)`` and their stacked context X ``(batch, TF, N)``."""
+    """Mixture magnitudes M' ``(batch, F, N)``, their stacked context X ``(batch, TF, N)`` and,
+    for resynthesis only, the complex mixture STFT ``(batch, F, N)``."""
 
     m: Tensor
     x: Tensor
+    spec: Tensor | None = None
 
     @staticmethod
     def from_magnitudes(m: Tensor, context: int) -> NMFProblem:
@@ -145,6 +147,25 @@ class DeepNMF(Unroller):
     def step(self, s: NMFState, theta: Theta, p: NMFProblem) -> NMFState:
         h = analysis_step(p, s.w.to(p.m.dtype), s.h, self.mu)
         return NMFState(h, theta.W.to(p.m.dtype))
+
+    @property
+    def n_shared(self) -> int:
+        """K − C: the leading layers with the frozen SNMF bases."""
+        return self.n_layers - self.n_untied
+
+    @torch.no_grad()
+    def prefix(self, p: NMFProblem, depth: int | None = None) -> NMFState:
+        """State after the first ``depth`` (default K − C) layers, without a graph."""
+        state = self.init(p)
+        for t in range(self.n_shared if depth is None else depth):
+            state = self.step(state, self.theta(t), p)
+        return state
+
+    def forward_from(self, state: NMFState, p: NMFProblem, start: int) -> Tensor:
+        """Output of layers ``start`` … K − 1 applied to ``state`` (e.g. a cached prefix)."""
+        for t in range(start, self.n_layers):
+            state = self.step(state, self.theta(t), p)
+        return self.readout(state, p)
 
     def readout(self, s: NMFState, p: NMFProblem) -> Tensor:
         return wiener(p.m, s.w, s.h, self.n_speech)

@@ -74,12 +74,16 @@ def layer_backward(m: Tensor, w: Tensor, h: Tensor, mu: float, delta: Split
 
 
 @torch.no_grad()
-def split_gradients(model: DeepNMF, p: NMFProblem, s: Tensor) -> dict[int, Split]:
-    """{raw group index: ([∇E]_+, [∇E]_-)} for every untied bases matrix of ``model``."""
+def split_gradients(model: DeepNMF, p: NMFProblem, s: Tensor, state: NMFState | None = None,
+                    start: int = 0) -> dict[int, Split]:
+    """{raw group index: ([∇E]_+, [∇E]_-)} for every untied bases matrix of ``model``.
+
+    ``state``: the state after the first ``start`` layers (a cached prefix), else init.
+    """
     k = model.n_layers
-    state: NMFState = model.init(p)
-    inputs = []
-    for t in range(k):
+    state = model.init(p) if state is None else state
+    inputs: list[NMFState] = [state] * start
+    for t in range(start, k):
         inputs.append(state)
         state = model.step(state, model.theta(t), p)
     grads: dict[int, Split] = {}
@@ -93,7 +97,7 @@ def split_gradients(model: DeepNMF, p: NMFProblem, s: Tensor) -> dict[int, Split
 
     delta, g = output_backward(p.m, state.w, state.h, s, model.n_speech)
     add(k - 1, g)
-    for t in range(k - 1, 0, -1):
+    for t in range(k - 1, max(start, 1) - 1, -1):
         if not model.is_untied(t - 1):
             break
         delta, g = layer_backward(p.m, inputs[t].w, inputs[t].h, model.mu, delta)
@@ -102,9 +106,8 @@ def split_gradients(model: DeepNMF, p: NMFProblem, s: Tensor) -> dict[int, Split
 
 
 @torch.no_grad()
-def mbp_step(model: DeepNMF, p: NMFProblem, s: Tensor, eta: float = 1.0) -> float:
-    """One multiplicative update (eq. 38) of every untied W^k; returns the loss before it."""
-    loss = float(((model(p) - s) ** 2).sum())
-    for gi, (g_p, g_n) in split_gradients(model, p, s).items():
+def mbp_step(model: DeepNMF, p: NMFProblem, s: Tensor, eta: float = 1.0,
+             state: NMFState | None = None, start: int = 0) -> None:
+    """One multiplicative update (eq. 38) of every untied W^k (from a cached prefix if given)."""
+    for gi, (g_p, g_n) in split_gradients(model, p, s, state, start).items():
         model.raw["W"][gi] += eta * (torch.log(g_n + EPS) - torch.log(g_p + EPS))
-    return loss

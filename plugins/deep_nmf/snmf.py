@@ -50,7 +50,7 @@ def beta_divergence(v: Tensor, vhat: Tensor, beta: float) -> Tensor:
     """D_β(v | v̂) summed over all entries; v̂ is floored at EPS, 0·log 0 = 0."""
     vhat = vhat.clamp_min(EPS)
     if beta == 1:
-        return (torch.xlogy(v, v) - torch.xlogy(v, vhat) - v + vhat).sum()
+        return (torch.xlogy(v, v / vhat) - v + vhat).sum()
     if beta == 0:
         v = v.clamp_min(EPS)
         return (v / vhat - torch.log(v / vhat) - 1).sum()
@@ -73,16 +73,24 @@ def objective(v: Tensor, w: Tensor, h: Tensor, beta: float, mu: float,
 def update_h(v: Tensor, wt: Tensor, h: Tensor, beta: float, mu: float) -> Tensor:
     """One MU step for H (eq. 33) with the bases ``wt`` used as given: ``(..., R, N)``."""
     lam = (wt @ h).clamp_min(EPS)
-    num = wt.transpose(-1, -2) @ (v * lam ** (beta - 2))
-    den = wt.transpose(-1, -2) @ lam ** (beta - 1) + mu
+    if beta == 1:  # W̃^T Λ^0 = column sums of W̃
+        num = wt.transpose(-1, -2) @ (v / lam)
+        den = wt.sum(-2).unsqueeze(-1) + mu
+    else:
+        num = wt.transpose(-1, -2) @ (v * lam ** (beta - 2))
+        den = wt.transpose(-1, -2) @ lam ** (beta - 1) + mu
     return h * num / den.clamp_min(EPS)
 
 
 def _w_ratio(v: Tensor, w: Tensor, h: Tensor, beta: float, normalize: bool) -> Tensor:
     wt = normalize_columns(w) if normalize else w
     lam = (wt @ h).clamp_min(EPS)
-    pos = lam ** (beta - 1) @ h.T
-    neg = (v * lam ** (beta - 2)) @ h.T
+    if beta == 1:  # Λ^0 H^T = row sums of H, the same for every f
+        pos = h.sum(1).expand(v.shape[0], -1)
+        neg = (v / lam) @ h.T
+    else:
+        pos = lam ** (beta - 1) @ h.T
+        neg = (v * lam ** (beta - 2)) @ h.T
     if normalize:
         pos, neg = (pos + wt * (wt * neg).sum(0, keepdim=True),
                     neg + wt * (wt * pos).sum(0, keepdim=True))
@@ -90,19 +98,23 @@ def _w_ratio(v: Tensor, w: Tensor, h: Tensor, beta: float, normalize: bool) -> T
 
 
 def update_w(v: Tensor, w: Tensor, h: Tensor, beta: float, mu: float, normalize: bool = True,
-             safeguard: bool = True) -> Tensor:
-    """One (safeguarded) MU step for W; returns W̃ (normalised) or W."""
+             safeguard: bool = True, before: float | None = None) -> Tensor:
+    """One (safeguarded) MU step for W; returns W̃ (normalised) or W.
+
+    ``before``: J(W, H) if already known (saves one evaluation).
+    """
     ratio = _w_ratio(v, w, h, beta, normalize)
     base = normalize_columns(w) if normalize else w
     if not safeguard:
         new = base * ratio
         return normalize_columns(new) if normalize else new
-    before = objective(v, w, h, beta, mu, normalize)
+    if before is None:
+        before = float(objective(v, w, h, beta, mu, normalize))
     eta = 1.0
     for _ in range(11):
         new = base * ratio**eta
         new = normalize_columns(new) if normalize else new
-        if objective(v, new, h, beta, mu, normalize) <= before:
+        if float(objective(v, new, h, beta, mu, normalize)) <= before:
             return new
         eta /= 2
     return base
@@ -132,7 +144,7 @@ def snmf(v: Tensor, w0: Tensor, h0: Tensor, n_iter: int, beta: float = 1.0, mu: 
     h = h0
     trace = [float(objective(v, w, h, beta, mu, normalize))]
     for _ in range(n_iter):
-        w = update_w(v, w, h, beta, mu, normalize, safeguard)
+        w = update_w(v, w, h, beta, mu, normalize, safeguard, before=trace[-1])
         h = update_h(v, w, h, beta, mu)
         trace.append(float(objective(v, w, h, beta, mu, normalize)))
     return SNMFResult(w, h, trace)
