@@ -75,6 +75,10 @@ class Task(ABC):
             for tying, m in trained.items()
         ]
 
+    def optimizer(self, cfg: Any, model: Unroller) -> torch.optim.Optimizer | None:
+        """A custom optimiser for ``model`` (e.g. multiplicative updates); None: train.optimizer."""
+        return None
+
     def figures(self, run_dir: Path, results: dict[str, Any], cfg: Any,
                 trained: Mapping[str, Unroller], test_set: Dataset) -> list[Path]:
         """Plugin-specific figures written into ``run_dir``; returns their paths."""
