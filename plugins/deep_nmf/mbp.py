@@ -111,3 +111,21 @@ def mbp_step(model: DeepNMF, p: NMFProblem, s: Tensor, eta: float = 1.0,
     """One multiplicative update (eq. 38) of every untied W^k (from a cached prefix if given)."""
     for gi, (g_p, g_n) in split_gradients(model, p, s, state, start).items():
         model.raw["W"][gi] += eta * (torch.log(g_n + EPS) - torch.log(g_p + EPS))
+
+
+class MBP(torch.optim.Optimizer):
+    """Eq. 38 as an optimiser for the engine: ``step()`` applies one multiplicative update of the
+    untied bases on the batch stashed by ``DeepNMFTask.loss`` (gradients are ignored); the
+    exponent η is the group's ``lr``, so learning-rate schedules apply to it."""
+
+    def __init__(self, model: DeepNMF, eta: float = 1.0) -> None:
+        super().__init__([model.raw["W"]], {"lr": eta})
+        self.model = model
+        self.batch: tuple[NMFProblem, Tensor] | None = None
+
+    @torch.no_grad()
+    def step(self, closure=None):  # type: ignore[override]
+        if self.batch is not None:
+            p, s = self.batch
+            mbp_step(self.model, p, s, self.param_groups[0]["lr"])
+            self.batch = None

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 from unfold_plugins.deep_nmf.bases import cache_dir, cache_key, learn_bases
 from unfold_plugins.deep_nmf.deep_nmf import DeepNMF, NMFProblem
+from unfold_plugins.deep_nmf.mbp import MBP
 from unfold_plugins.deep_nmf.mixtures import Mixtures
 
 from unfold import metrics
@@ -41,6 +42,7 @@ class DeepNMFTask(Task):
 
     def __init__(self) -> None:
         self._bases: dict[str, torch.Tensor] = {}
+        self._mbp: list[MBP] = []
 
     # -- data ----------------------------------------------------------------------------------
     def datasets(self, cfg: Any) -> Mapping[str, Dataset]:
@@ -114,8 +116,17 @@ class DeepNMFTask(Task):
                        mu=cfg.model.mu, tying=tying)
 
     # -- objective and evaluation --------------------------------------------------------------
+    def optimizer(self, cfg: Any, model: DeepNMF) -> torch.optim.Optimizer | None:
+        """``update="mbp"``: multiplicative back-propagation (eq. 38); else the engine's Adam."""
+        if cfg.update != "mbp":
+            return None
+        self._mbp.append(MBP(model, cfg.train.lr))
+        return self._mbp[-1]
+
     def loss(self, output: torch.Tensor, target: Target, problem: NMFProblem, cfg: Any
              ) -> torch.Tensor:
+        if self._mbp and output.requires_grad:  # hand the training batch to the MBP step
+            self._mbp[-1].batch = (problem, target.s)
         return ((output - target.s) ** 2).sum(dim=(1, 2)).mean() / output.shape[-1]
 
     def enhance(self, output: torch.Tensor, problem: NMFProblem, cfg: Any,
@@ -150,6 +161,8 @@ class DeepNMFTask(Task):
 
     def figures(self, run_dir: Path, results: dict[str, Any], cfg: Any,
                 trained: Mapping[str, torch.nn.Module], test_set: Dataset) -> list[Path]:
-        from unfold_plugins.deep_nmf.report import sdr_vs_c_figure
+        from unfold_plugins.deep_nmf.report import write_table2
 
-        return [sdr_vs_c_figure(run_dir, results, cfg)]
+        m = cfg.model
+        n_freq = make_stft(cfg.data.sample_rate, m.window_ms, m.hop_ms).n_fft // 2
+        return write_table2(run_dir, results, n_freq, 2 * m.rank, m.context)

@@ -83,7 +83,7 @@ def test_mbp_updates_decrease_the_training_loss_and_keep_bases_positive():
     s = 0.6 * p.m
     losses = []
     for _ in range(6):
-        losses.append(float(((model(p) - s) ** 2).sum()))
+        losses.append(float(((model(p) - s) ** 2).sum().detach()))
         mbp_step(model, p, s)
     assert losses[-1] < 0.5 * losses[0]
     assert bool((model.value("W") > 0).all())
