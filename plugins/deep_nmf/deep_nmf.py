@@ -70,6 +70,7 @@ class NMFProblem:
 class NMFState:
     h: Tensor  # (batch, R, N)
     w: Tensor  # bases of the current layer: (TF, R) shared or (F, R) untied
+    depth: int = 0  # layers applied so far (set by ``prefix``; the engine's loop ignores it)
 
 
 def wiener(m: Tensor, w: Tensor, h: Tensor, n_speech: int) -> Tensor:
@@ -157,9 +158,10 @@ class DeepNMF(Unroller):
     def prefix(self, p: NMFProblem, depth: int | None = None) -> NMFState:
         """State after the first ``depth`` (default K − C) layers, without a graph."""
         state = self.init(p)
-        for t in range(self.n_shared if depth is None else depth):
+        depth = self.n_shared if depth is None else depth
+        for t in range(depth):
             state = self.step(state, self.theta(t), p)
-        return state
+        return NMFState(state.h, state.w, depth)
 
     def forward_from(self, state: NMFState, p: NMFProblem, start: int) -> Tensor:
         """Output of layers ``start`` … K − 1 applied to ``state`` (e.g. a cached prefix)."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from unfold_plugins.deep_nmf.deep_nmf import DeepNMF, NMFProblem
+from unfold_plugins.deep_nmf.deep_nmf import DeepNMF, NMFProblem, NMFState
 from unfold_plugins.deep_nmf.mbp import mbp_step
 
 
@@ -23,18 +23,40 @@ def _loss(model: DeepNMF, state: Any, p: NMFProblem, s: torch.Tensor) -> torch.T
     return ((out - s) ** 2).sum(dim=(1, 2)).mean() / out.shape[-1]
 
 
-def fit(model: DeepNMF, train: Sequence[tuple[NMFProblem, torch.Tensor]],
-        valid: Sequence[tuple[NMFProblem, torch.Tensor]], epochs: int, update: str = "adam",
-        lr: float = 1e-2, seed: int = 0) -> dict[str, list[float]]:
-    """Train ``model``'s untied bases on (problem, clean magnitudes) batches; returns losses."""
+Batch = tuple[NMFProblem, torch.Tensor]
+Cached = tuple[NMFState, NMFProblem, torch.Tensor]
+
+
+def with_prefix(model: DeepNMF, batches: Sequence[Batch | Cached], depth: int | None = None
+                ) -> list[Cached]:
+    """(state after ``depth`` (default K − C) layers, problem, target) for every batch; a batch
+    given as (state at a smaller depth d, p, s) is advanced from d by the shared layers."""
+    depth = model.n_shared if depth is None else depth
+    out = []
+    for b in batches:
+        if len(b) == 2:
+            out.append((model.prefix(b[0], depth), b[0], b[1]))
+            continue
+        state, p, s = b
+        with torch.no_grad():
+            for t in range(state.depth, depth):
+                state = model.step(state, model.theta(t), p)
+        out.append((NMFState(state.h, state.w, depth), p, s))
+    return out
+
+
+def fit(model: DeepNMF, train: Sequence[Batch | Cached], valid: Sequence[Batch | Cached],
+        epochs: int, update: str = "adam", lr: float = 1e-2, seed: int = 0
+        ) -> dict[str, list[float]]:
+    """Train ``model``'s untied bases on (problem, clean magnitudes) batches, or on batches
+    with a cached prefix (see ``with_prefix``); returns the losses per epoch."""
     if update not in ("adam", "mbp"):
         raise ValueError(f"update must be adam or mbp, got {update!r}")
     history: dict[str, list[float]] = {"train": [], "valid": []}
     if model.n_untied == 0:
         return history
     start = model.n_shared
-    cached = [(model.prefix(p), p, s) for p, s in train]
-    cached_valid = [(model.prefix(p), p, s) for p, s in valid]
+    cached, cached_valid = with_prefix(model, train), with_prefix(model, valid)
 
     def valid_loss() -> float:
         with torch.no_grad():
