@@ -25,7 +25,10 @@ Shapes: M' ``(batch, F, N)``, X ``(batch, T F, N)``, H ``(batch, R, N)``.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from unfold_plugins.deep_nmf.features import stack_context
@@ -112,6 +115,14 @@ class DeepNMF(Unroller):
         self.register_buffer("w_bar", self.__dict__.pop("_w_bar"))
         if self.n_untied == 0:
             self.raw["W"].requires_grad_(False)
+        self.prefix_cache: dict[bytes, Tensor] | None = None  # see ``cache_prefix``
+
+    def cache_prefix(self, max_items: int = 20000) -> DeepNMF:
+        """Memoise the frozen first K − C layers per item (keyed by the SHA-1 of its
+        magnitudes): every epoch after the first runs only the C untied layers. The cache
+        holds H ``(R, N)`` per item, at most ``max_items`` of them."""
+        self.prefix_cache, self._cache_max = {}, max_items
+        return self
 
     def param_specs(self) -> dict[str, Param]:
         w_bar = self._w_bar if "_w_bar" in self.__dict__ else self.w_bar
@@ -162,6 +173,34 @@ class DeepNMF(Unroller):
         for t in range(depth):
             state = self.step(state, self.theta(t), p)
         return NMFState(state.h, state.w, depth)
+
+    def run(self, problem: Any, n_iter: int | None = None,
+            callback: Callable[[int, Any], None] | None = None) -> Any:
+        n = self.n_layers if n_iter is None else n_iter
+        start = self.n_shared
+        if self.prefix_cache is None or callback is not None or n != self.n_layers or not start:
+            return super().run(problem, n_iter, callback)
+        state = self._cached_prefix(problem)
+
+        def one(s: NMFState, t: int) -> NMFState:
+            return self.step(s, self.theta(start + t), problem)
+
+        return self.backprop.run(one, state, n - start, None)
+
+    def _cached_prefix(self, p: NMFProblem) -> NMFState:
+        assert self.prefix_cache is not None
+        m = p.m.detach().cpu().contiguous()
+        tag = str(self.n_shared).encode()
+        keys = [hashlib.sha1(m[i].numpy().tobytes()).digest() + tag for i in range(m.shape[0])]
+        missing = [i for i, k in enumerate(keys) if k not in self.prefix_cache]
+        fresh: dict[bytes, Tensor] = {}
+        if missing:
+            h = self.prefix(NMFProblem(p.m[missing], p.x[missing])).h
+            fresh = {keys[i]: h[j] for j, i in enumerate(missing)}
+            room = max(0, self._cache_max - len(self.prefix_cache))
+            self.prefix_cache.update(list(fresh.items())[:room])
+        h_all = torch.stack([fresh[k] if k in fresh else self.prefix_cache[k] for k in keys])
+        return NMFState(h_all.to(p.m.dtype), self.w_bar.to(p.m.dtype), self.n_shared)
 
     def forward_from(self, state: NMFState, p: NMFProblem, start: int) -> Tensor:
         """Output of layers ``start`` … K − 1 applied to ``state`` (e.g. a cached prefix)."""

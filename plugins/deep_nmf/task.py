@@ -112,8 +112,9 @@ class DeepNMFTask(Task):
     def build_model(self, cfg: Any, tying: str) -> DeepNMF:
         w = self.bases(cfg)
         n_freq = make_stft(cfg.data.sample_rate, cfg.model.window_ms, cfg.model.hop_ms).n_fft // 2
-        return DeepNMF(cfg.model.layers, w, n_speech=cfg.model.rank, n_freq=n_freq,
-                       mu=cfg.model.mu, tying=tying)
+        model = DeepNMF(cfg.model.layers, w, n_speech=cfg.model.rank, n_freq=n_freq,
+                        mu=cfg.model.mu, tying=tying)
+        return model.cache_prefix()  # the frozen SNMF layers run once per item
 
     # -- objective and evaluation --------------------------------------------------------------
     def optimizer(self, cfg: Any, model: DeepNMF) -> torch.optim.Optimizer | None:

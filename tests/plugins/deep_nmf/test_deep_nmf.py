@@ -110,3 +110,21 @@ def test_cached_prefix_gives_the_same_output_and_split_gradients(tying):
     assert full.keys() == cached.keys()
     for g in full:
         torch.testing.assert_close(full[g], cached[g])
+
+
+@pytest.mark.parametrize("tying", ["tied", "partial:2", "untied"])
+def test_prefix_cache_gives_the_same_outputs_and_gradients(tying):
+    plain, p = DeepNMF.example(tying)
+    cached, _ = DeepNMF.example(tying)
+    cached.cache_prefix()
+    s = 0.6 * p.m
+    for _ in range(2):  # first call fills the cache, the second reads it
+        out = cached(p)
+        torch.testing.assert_close(out, plain(p))
+    if plain.n_params():
+        ((plain(p) - s) ** 2).sum().backward()
+        ((cached(p) - s) ** 2).sum().backward()
+        torch.testing.assert_close(cached.raw["W"].grad, plain.raw["W"].grad)
+    half = NMFProblem.from_magnitudes(p.m[:1], cached.context)  # an item seen in a batch
+    torch.testing.assert_close(cached(half), plain(half))
+    assert len(cached.prefix_cache) == (p.m.shape[0] if cached.n_shared else 0)
