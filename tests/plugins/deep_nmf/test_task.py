@@ -67,3 +67,27 @@ def test_table2_rows_group_sdr_by_input_snr_and_count_parameters():
     assert untied_layers("untied", 4) == 4 and untied_layers(None, 4) == 0
     json.dumps(rows)
     assert np.isfinite(rows[1]["avg"])
+
+
+def test_mbp_optimizer_hook_updates_on_the_stashed_training_batch():
+    from unfold_plugins.deep_nmf.config import DeepNMFConfig
+    from unfold_plugins.deep_nmf.task import DeepNMFTask, Target
+
+    cfg = DeepNMFConfig(update="mbp")
+    cfg.train.lr = 1.0
+    task = DeepNMFTask()
+    model, p = DeepNMF.example("partial:2")
+    target = Target(0.6 * p.m, torch.zeros(2, 10), [0.0, 0.0])
+    opt = task.optimizer(cfg, model)
+    losses = []
+    for _ in range(4):
+        loss = task.loss(model(p), target, p, cfg)
+        losses.append(float(loss.detach()))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert losses[-1] < 0.6 * losses[0]
+    with torch.no_grad():  # evaluation losses hand nothing to the optimiser
+        task.loss(model(p), target, p, cfg)
+    assert opt.batch is None
+    assert task.optimizer(DeepNMFConfig(), model) is None  # adam: the engine's optimiser
