@@ -86,7 +86,9 @@ class DeepNMFTask(Task):
     def bases(self, cfg: Any) -> torch.Tensor:
         """SNMF bases [speech | noise] ``(T F, 2 R^l)`` from the training split (cached)."""
         d, m = cfg.data, cfg.model
-        key = cache_key(data=vars(d), rank=m.rank, context=m.context, mu=m.mu, it=m.snmf_iter,
+        train_data = {k: v for k, v in vars(d).items()
+                      if k not in ("n_valid", "n_test", "test_noises")}  # bases see train only
+        key = cache_key(data=train_data, rank=m.rank, context=m.context, mu=m.mu, it=m.snmf_iter,
                         frames=m.snmf_frames, win=m.window_ms, hop=m.hop_ms, version=1)
         if key in self._bases:
             return self._bases[key]
