@@ -57,7 +57,7 @@ class DeepNMFConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        epochs=10, batch_size=10, lr=1e-2, patience=0))
+        epochs=15, batch_size=10, lr=3e-2, patience=0))
     update: str = "adam"  # adam (W = exp(raw)) | mbp (multiplicative back-propagation, eq. 38)
 
     def validate(self) -> None:

@@ -22,7 +22,7 @@ def _task():
 QUICK = {
     "data.n_train": 30, "data.n_valid": 4, "data.n_test": 2,
     "model.rank": 20, "model.snmf_iter": 20, "model.snmf_frames": 2000,
-    "train.epochs": 4, "train.batch_size": 10,
+    "train.epochs": 4, "train.batch_size": 5,
 }
 
 deep_nmf = Recipe(
