@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import importlib_metadata
 
-from unfold.recipe import Recipe
-from unfold.unroller import Unroller
+if TYPE_CHECKING:  # the registry itself must not import torch (``unfold --help`` stays instant)
+    from unfold.recipe import Recipe
+    from unfold.unroller import Unroller
 
 GROUP = "unfold.plugins"
 
@@ -66,6 +67,9 @@ def _dist_name(ep: Any) -> str:
 
 
 def validate_plugin(obj: Any, name: str) -> Plugin:
+    from unfold.recipe import Recipe
+    from unfold.unroller import Unroller
+
     if not isinstance(obj, Plugin):
         raise PluginError(f"entry point {name!r} must point at an unfold.Plugin, got {type(obj).__name__}")
     if obj.name != name:

@@ -1,0 +1,81 @@
+"""Cross-plugin comparison: each plugin's comparison recipe, tied and untied, in one table.
+
+``unfold compare [PLUGIN ...] [--quick]`` runs every named plugin's ``compare`` recipe into
+``<out>/<plugin>/`` and writes ``compare.md``, ``compare.json`` and ``compare.png`` into ``<out>``.
+For every plugin the table shows, at the trained depth, each trained model and the classical
+methods run for the same number of iterations, on that plugin's primary metric.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from unfold.plugin import PluginError, Registry
+from unfold.report import _plt, fmt
+from unfold.run import prepare_run_dir, run_recipe, write_json
+
+
+def _at_trained_depth(results: dict[str, Any]) -> list[dict[str, Any]]:
+    depths = {r["iterations"] for r in results["methods"] if r["trained"]}
+    rows = [r for r in results["methods"] if r["iterations"] in depths]
+    return sorted(rows, key=lambda r: (r["iterations"], r["trained"], r["tying"] or ""))
+
+
+def compare(registry: Registry, names: list[str], quick: bool, out: Path | None, device: str,
+            seed: int, progress: bool) -> Path:
+    plugins = [registry.get(n) for n in names] if names else registry.plugins()
+    plugins = [p for p in plugins if p.compare]
+    if not plugins:
+        raise PluginError("no plugin offers a comparison recipe; see `unfold list`")
+    if out is None:
+        out = Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    out = prepare_run_dir(out, "compare", resume=False)
+    table: list[dict[str, Any]] = []
+    for p in plugins:
+        assert p.compare is not None
+        run_dir = run_recipe(registry, p.compare, quick=quick, out=out / p.name, device=device,
+                             seed=seed, progress=progress)
+        results = json.loads((run_dir / "results.json").read_text())
+        metric = results["primary_metric"]
+        for r in _at_trained_depth(results):
+            s = r["metrics"][metric]
+            table.append({"plugin": p.name, "recipe": p.compare, "method": r["name"],
+                          "tying": r["tying"], "iterations": r["iterations"], "trained": r["trained"],
+                          "metric": metric, "mean": s["mean"], "median": s["median"],
+                          "params": r["params"], "train_seconds": r["seconds"]["train"],
+                          "run": str(run_dir.name)})
+    write_json(out / "compare.json", {"quick": quick, "seed": seed, "device": device, "rows": table})
+    _figure(out / "compare.png", table)
+    head = "| plugin | method | tying | iterations | metric | mean | median | params | train s |"
+    lines = ["# unfold compare" + (" (quick)" if quick else ""), "",
+             "Each plugin's comparison recipe, trained tied and untied; classical methods at the "
+             "same depth. Per-plugin reports: `<plugin>/report.md`.", "", head, "|" + "---|" * 9]
+    for r in table:
+        lines.append(f"| {r['plugin']} | {r['method']} | {r['tying'] or '-'} | {r['iterations']} | "
+                     f"{r['metric']} | {fmt(r['mean'])} | {fmt(r['median'])} | {r['params']} | "
+                     f"{r['train_seconds']:.1f} |")
+    lines += ["", "![compare](compare.png)", ""]
+    (out / "compare.md").write_text("\n".join(lines))
+    return out
+
+
+def _figure(path: Path, table: list[dict[str, Any]]) -> None:
+    plt = _plt()
+    plugins = list(dict.fromkeys(r["plugin"] for r in table))
+    fig, axes = plt.subplots(1, len(plugins), figsize=(4 * len(plugins), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], plugins):
+        rows = [r for r in table if r["plugin"] == name]
+        labels = [f"{r['method']}\n{r['tying'] or ''} {r['iterations']}" for r in rows]
+        colors = ["C1" if r["trained"] else "C0" for r in rows]
+        ax.bar(range(len(rows)), [r["mean"] for r in rows], color=colors)
+        ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
+        lo = min(r["mean"] for r in rows)
+        hi = max(r["mean"] for r in rows)
+        ax.set_ylim(lo - 0.1 * (hi - lo + 1e-9), hi + 0.1 * (hi - lo + 1e-9))
+        ax.set_title(f"{name}: {rows[0]['metric']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

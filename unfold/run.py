@@ -1,0 +1,208 @@
+"""Running recipes: train every tying, evaluate every method, write the run directory.
+
+A run directory holds ``config.json`` (re-runnable as is), ``results.json`` (shape below),
+``metrics.csv`` (one row per model and epoch), ``checkpoints/<tying>/{last,best}.pt``,
+``report.md`` and PNG figures. A run never overwrites an earlier run directory; ``resume=True``
+continues the one given.
+
+``results.json``::
+
+    {"recipe", "plugin", "quick", "seed", "device", "config": {...},
+     "methods": [{"name", "iterations", "tying", "trained", "params",
+                  "metrics": {metric: {"mean", "median", "q1", "q3", "n"}},
+                  "seconds": {"train", "infer_per_item"}}]}
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from unfold import recipe as recipes
+from unfold.metrics import summarize
+from unfold.plugin import Plugin, Registry
+from unfold.recipe import Recipe
+from unfold.task import Method, Task
+from unfold.train import History, Trainer, resolve_device, seed_everything
+from unfold.unroller import Unroller
+
+
+class RunDirError(ValueError):
+    """An output directory that cannot be used (exists, not writable, nothing to resume)."""
+
+
+def tying_dirname(tying: str) -> str:
+    return tying.replace(":", "-")
+
+
+def prepare_run_dir(out: Path | None, name: str, resume: bool) -> Path:
+    """A fresh directory for a new run, or the existing one to resume; never an overwrite."""
+    if out is None:
+        if resume:
+            raise RunDirError("--resume needs --out DIR naming the run to continue")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / f"{name}-{stamp}"
+        i = 1
+        while out.exists():
+            out, i = Path("runs") / f"{name}-{stamp}-{i}", i + 1
+    out = Path(out)
+    if resume:
+        if not (out / "config.json").is_file():
+            raise RunDirError(f"cannot resume: {out} holds no run (no config.json)")
+        return out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RunDirError(f"output directory {out} already exists and is not empty; "
+                          "choose another --out or pass --resume to continue that run")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise RunDirError(f"output directory {out} is not writable ({e.strerror or e})") from None
+    return out
+
+
+def write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+@dataclass
+class Trained:
+    model: Unroller
+    history: History
+
+
+def evaluate(task: Task, cfg: Any, methods: list[Method], test: Dataset, device: torch.device,
+             batch_size: int, trained: Mapping[str, Trained] | None = None,
+             ) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[float]]]]:
+    """Run every method on every test batch: summarised rows, and per-item values by label."""
+    loader = DataLoader(test, batch_size=batch_size, shuffle=False, collate_fn=task.collate)
+    batches = [task.problem(b, cfg, device) for b in loader]
+    rows, per_method = [], {}
+    for m in methods:
+        m.model.to(device).eval()
+        values: dict[str, list[float]] = {}
+        seconds, items = 0.0, 0
+        with torch.no_grad():
+            for problem, target in batches:
+                t0 = time.perf_counter()
+                out = m(problem)
+                seconds += time.perf_counter() - t0
+                per_item = task.metrics(out, target, problem, cfg)
+                for k, v in per_item.items():
+                    values.setdefault(k, []).extend(float(x) for x in v)
+                items += len(next(iter(per_item.values()), []))
+        train_s = trained[m.tying].history.seconds if m.trained and trained and m.tying in trained else 0.0
+        rows.append({
+            "name": m.name, "iterations": m.iterations, "tying": m.tying, "trained": m.trained,
+            "params": m.params, "metrics": {k: summarize(v) for k, v in values.items()},
+            "seconds": {"train": train_s, "infer_per_item": seconds / max(items, 1)},
+        })
+        per_method[method_label(rows[-1])] = values
+    return rows, per_method
+
+
+def method_label(row: Mapping[str, Any]) -> str:
+    tying = f" {row['tying']}" if row.get("tying") else ""
+    return f"{row['name']}{tying}-{row['iterations']}"
+
+
+def run_recipe(
+    registry: Registry,
+    name: str,
+    quick: bool = False,
+    overrides: list[str] | None = None,
+    out: Path | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    tyings: tuple[str, ...] | None = None,
+) -> Path:
+    """Resolve, validate, train, evaluate and report one recipe; returns the run directory."""
+    plugin, recipe = registry.recipe(name)
+    dev = resolve_device(device)
+    if resume:
+        if overrides:
+            raise RunDirError("--resume continues a run with its saved config; drop --set")
+        run_dir = prepare_run_dir(out, name, resume=True)
+        saved = json.loads((run_dir / "config.json").read_text())
+        cfg = recipes.from_dict(recipe, saved["config"])
+        quick, seed = saved["quick"], saved["seed"]
+        tyings = tuple(saved.get("tyings", recipe.tyings))
+    else:
+        cfg = recipe.resolve(quick=quick, overrides=overrides)  # validated before any data load
+        run_dir = prepare_run_dir(out, name + ("-quick" if quick else ""), resume=False)
+        tyings = tuple(tyings or recipe.tyings)
+        write_json(run_dir / "config.json", {
+            "recipe": name, "plugin": plugin.name, "quick": quick, "seed": seed,
+            "tyings": list(tyings), "config": recipes.to_dict(cfg)})
+    return execute(plugin, recipe, cfg, run_dir, dev, seed, quick, tyings, resume, progress)
+
+
+def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
+            dev: torch.device | str = "cpu", seed: int = 0, quick: bool = False,
+            tyings: tuple[str, ...] | None = None, resume: bool = False,
+            progress: bool = True) -> Path:
+    """Train every tying of a resolved config, evaluate, and write the run into ``run_dir``."""
+    dev = resolve_device(dev) if isinstance(dev, str) else dev
+    tyings = tuple(tyings or recipe.tyings)
+    seed_everything(seed)
+    task = recipe.task()
+    data = task.datasets(cfg)
+    missing = {"train", "valid", "test"} - set(data)
+    if missing:
+        raise ValueError(f"task of recipe {recipe.name!r} gave no {sorted(missing)} split")
+    trained: dict[str, Trained] = {}
+    csv_path = run_dir / "metrics.csv"
+    for tying in tyings:
+        seed_everything(seed)
+        model = task.build_model(cfg, tying)
+        meta = {"plugin": plugin.name, "recipe": recipe.name, "tying": tying,
+                "config": recipes.to_dict(cfg), "quick": quick, "seed": seed}
+        trainer = Trainer(task, cfg, model, dev, run_dir / "checkpoints" / tying_dirname(tying),
+                          meta, seed, progress)
+        history = trainer.fit(data["train"], data["valid"], resume=resume, tag=tying)
+        trained[tying] = Trained(model, history)
+    _write_metrics_csv(csv_path, {k: t.history for k, t in trained.items()})
+    methods = task.methods(cfg, {k: t.model for k, t in trained.items()})
+    rows, per_item = evaluate(task, cfg, methods, data["test"], dev, cfg.train.batch_size, trained)
+    write_json(run_dir / "per_item.json", per_item)
+    results = {"recipe": recipe.name, "plugin": plugin.name, "quick": quick, "seed": seed,
+               "device": dev.type, "primary_metric": task.primary_metric, "config": recipes.to_dict(cfg), "methods": rows,
+               "training": {k: {"epochs": len(t.history.epochs), "best_epoch": t.history.best_epoch,
+                                "best_val_loss": t.history.best_val, "seconds": t.history.seconds,
+                                "stopped_early": t.history.stopped_early}
+                            for k, t in trained.items()}}
+    write_json(run_dir / "results.json", results)
+    from unfold import report
+
+    figures = report.standard_figures(run_dir, results, per_item,
+                                      {k: t.history for k, t in trained.items()})
+    figures += task.figures(run_dir, results, cfg, {k: t.model for k, t in trained.items()},
+                            data["test"])
+    report.write_report(run_dir, results, figures)
+    return run_dir
+
+
+def _write_metrics_csv(path: Path, histories: Mapping[str, History]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["model", "epoch", "train_loss", "val_loss", "lr", "seconds"])
+        for tying, h in histories.items():
+            for e in h.epochs:
+                d = asdict(e)
+                w.writerow([tying, d["epoch"] + 1, d["train_loss"], d["val_loss"], d["lr"], d["seconds"]])
