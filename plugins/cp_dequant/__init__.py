@@ -5,6 +5,7 @@ algorithm": min ‖Ky‖₁ s.t. ‖y − x‖∞ ≤ η/2 on frames of quantise
 truncated backprop. See docs/plugins/cp-dequant.md.
 """
 
+from unfold_plugins.cp_dequant.recipes import RECIPES
 from unfold_plugins.cp_dequant.unroller import ChambollePock
 
 from unfold.plugin import Plugin
@@ -14,5 +15,7 @@ plugin = Plugin(
     version="0.1.0",
     description="speech dequantization by unrolled Chambolle–Pock with a learned K (full vs "
     "truncated backprop)",
+    recipes=RECIPES,
     unrollers={"ChambollePock": ChambollePock},
+    compare="cp-dequant",
 )
