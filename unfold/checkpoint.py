@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import platform
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -28,7 +29,8 @@ class CheckpointError(ValueError):
 
 
 def versions() -> dict[str, str]:
-    return {"unfold": unfold.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    return {"unfold": unfold.__version__, "torch": str(torch.__version__),
+            "python": platform.python_version()}
 
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:
@@ -54,11 +56,12 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(
-            f"checkpoint {path} was refused: it holds objects other than tensors and plain "
-            f"data, which could run code ({first})"
-        ) from None
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        if found:
+            raise CheckpointError(
+                f"checkpoint {path} was refused: it holds a {found.group(1)} object, and loading "
+                "objects other than tensors and plain data could run code") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated (unpickling failed)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(e).__name__})") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:

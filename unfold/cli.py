@@ -117,7 +117,8 @@ def dispatch(args: argparse.Namespace, registry: Registry) -> int:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [UserError, PluginError, ValueError, FileNotFoundError,
-                                         PermissionError, NotADirectoryError, FloatingPointError]
+                                         PermissionError, NotADirectoryError, FileExistsError,
+                                         FloatingPointError]
     return tuple(errors)
 
 

@@ -107,7 +107,7 @@ _NAMED: dict[str, Callable[[], Constraint]] = {
     "negative": Negative,
 }
 
-Init = Union[float, Tensor, Callable[[tuple[int, ...]], Tensor]]
+Init = Union[float, Tensor, Callable[[tuple[int, ...]], Tensor]]  # noqa: UP007 (runtime alias, py3.10)
 
 
 def as_constraint(c: Constraint | str | None) -> Constraint:

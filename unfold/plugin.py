@@ -170,7 +170,8 @@ class Registry:
                 known.append(r.name)
         broken = [s.name for s in self.status() if not s.ok]
         extra = f" (broken plugins, see `unfold list`: {', '.join(broken)})" if broken else ""
-        raise PluginError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(known)) or 'none'}{extra}")
+        known_text = ", ".join(sorted(known)) or "none"
+        raise PluginError(f"unknown recipe {name!r}; known recipes: {known_text}{extra}")
 
     def unrollers(self) -> list[tuple[str, str, type[Unroller]]]:
         return [(p.name, k, c) for p in self.plugins() for k, c in sorted(p.unrollers.items())]

@@ -105,7 +105,8 @@ def evaluate(task: Task, cfg: Any, methods: list[Method], test: Dataset, device:
                 for k, v in per_item.items():
                     values.setdefault(k, []).extend(float(x) for x in v)
                 items += len(next(iter(per_item.values()), []))
-        train_s = trained[m.tying].history.seconds if m.trained and trained and m.tying in trained else 0.0
+        owner = trained.get(m.tying) if trained and m.trained and m.tying else None
+        train_s = owner.history.seconds if owner else 0.0
         rows.append({
             "name": m.name, "iterations": m.iterations, "tying": m.tying, "trained": m.trained,
             "params": m.params, "metrics": {k: summarize(v) for k, v in values.items()},
@@ -182,7 +183,8 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
     rows, per_item = evaluate(task, cfg, methods, data["test"], dev, cfg.train.batch_size, trained)
     write_json(run_dir / "per_item.json", per_item)
     results = {"recipe": recipe.name, "plugin": plugin.name, "quick": quick, "seed": seed,
-               "device": dev.type, "primary_metric": task.primary_metric, "config": recipes.to_dict(cfg), "methods": rows,
+               "device": dev.type, "primary_metric": task.primary_metric,
+               "config": recipes.to_dict(cfg), "methods": rows,
                "training": {k: {"epochs": len(t.history.epochs), "best_epoch": t.history.best_epoch,
                                 "best_val_loss": t.history.best_val, "seconds": t.history.seconds,
                                 "stopped_early": t.history.stopped_early}

@@ -184,7 +184,7 @@ class Trainer:
                 self.opt.step()
                 if self.sched:
                     self.sched.step()
-                total += float(loss)
+                total += float(loss.detach())
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / (i + 1):.4g}")
             bar.close()

@@ -28,6 +28,7 @@ Subclasses whose parameter declarations depend on constructor arguments override
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -145,6 +146,23 @@ class Unroller(nn.Module, ABC):
         and a smoke run take well under a second.
         """
         raise NotImplementedError(f"{cls.__name__} does not provide example()")
+
+    @staticmethod
+    def batch_slice(problem: Any, index: slice, batch: int) -> Any:
+        """The sub-problem of items ``index`` of a batch of ``batch`` items.
+
+        By default every tensor field of a dataclass problem whose first dimension equals
+        ``batch`` is sliced and the rest is shared; override when that guess is wrong.
+        """
+        if isinstance(problem, torch.Tensor):
+            return problem[index]
+        changes = {
+            f.name: getattr(problem, f.name)[index]
+            for f in dataclasses.fields(problem)
+            if isinstance(getattr(problem, f.name), torch.Tensor)
+            and getattr(problem, f.name).dim() > 0 and getattr(problem, f.name).shape[0] == batch
+        }
+        return dataclasses.replace(problem, **changes)
 
     # -- parameters ---------------------------------------------------------------------------
     def theta(self, t: int) -> Theta:
