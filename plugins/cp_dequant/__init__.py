@@ -5,6 +5,7 @@ algorithm": min ‖Ky‖₁ s.t. ‖y − x‖∞ ≤ η/2 on frames of quantise
 truncated backprop. See docs/plugins/cp-dequant.md.
 """
 
+from unfold_plugins.cp_dequant.commands import COMMANDS
 from unfold_plugins.cp_dequant.recipes import RECIPES
 from unfold_plugins.cp_dequant.unroller import ChambollePock
 
@@ -17,5 +18,6 @@ plugin = Plugin(
     "truncated backprop)",
     recipes=RECIPES,
     unrollers={"ChambollePock": ChambollePock},
+    commands=COMMANDS,
     compare="cp-dequant",
 )

@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 from torch.utils.data import Dataset
-
-from unfold.report import _plt
 from unfold_plugins.cp_dequant.cp import dct_matrix
 from unfold_plugins.cp_dequant.unroller import ChambollePock
+
+from unfold.report import _plt
 
 ROWS = (0, 3, 10, 40, 120)
 

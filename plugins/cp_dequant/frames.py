@@ -6,7 +6,7 @@ shorter than n is dropped), and a frame is kept when it is *non-silent*:
 
 .. math::
 
-    \\mathrm{RMS}(y) = \\sqrt{\\tfrac1n \\textstyle\\sum_i y_i^2} \\ \\ge\\ 10^{\\,\\mathrm{min\\_rms\\_db}/20}
+    \\mathrm{RMS}(y) = \\sqrt{\\tfrac1n \\sum_i y_i^2} \\ge 10^{\\mathrm{min\\_rms\\_db}/20}
     \\qquad (\\text{default } -30 \\text{ dB re full scale, i.e. } 0.0316).
 
 Quieter frames quantise at 4 bits (η = 0.125) to nearly constant ±η/2 and carry no speech to

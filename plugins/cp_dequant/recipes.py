@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from unfold.recipe import Recipe
 from unfold_plugins.cp_dequant.config import CPDConfig
+
+from unfold.recipe import Recipe
 
 
 def _task():

@@ -15,28 +15,21 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import Dataset
-
-from unfold.metrics import mse, snr_db
-from unfold.signal.quantize import quantize
-from unfold.task import Method, Task
 from unfold_plugins.cp_dequant.config import CPDConfig
 from unfold_plugins.cp_dequant.cp import cp_solve
 from unfold_plugins.cp_dequant.frames import speech_frames
 from unfold_plugins.cp_dequant.unroller import ChambollePock, CPProblem
+
+from unfold.data import speech_dataset
+from unfold.metrics import mse, snr_db
+from unfold.signal.quantize import quantize
+from unfold.task import Method, Task
 
 
 def load_signals(cfg: CPDConfig, split: str) -> torch.Tensor:
     """The corpus split as (utterances, samples) at ``data.sample_rate`` (shared loaders)."""
     d = cfg.data
     n = {"train": d.n_train, "valid": d.n_valid, "test": d.n_test}[split]
-    try:
-        from unfold.data import speech_dataset
-    except ImportError:  # the shared entry point not merged yet: the eSpeak corpus directly
-        if d.root is not None:
-            raise ValueError("data.root needs unfold.data.speech_dataset, not available") from None
-        from unfold.data.espeak import espeak_corpus
-
-        return espeak_corpus(split, n, d.sample_rate, d.seconds, d.seed).clips
     ds = speech_dataset(d.root, split, n, d.sample_rate, seconds=d.seconds, seed=d.seed)
     return torch.stack([torch.as_tensor(ds[i]) for i in range(len(ds))])
 
