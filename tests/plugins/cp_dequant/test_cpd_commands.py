@@ -88,3 +88,14 @@ def test_dequantize_refuses_unquantised_input_and_wrong_checkpoint(tmp_path, cap
                  str(tmp_path / "y.wav"), "--frame", "64", "--iterations", "0", "--model",
                  str(tmp_path / "good.pt")]) == 0
     assert not (tmp_path / "y.wav.tmp").exists()
+
+
+def test_docs_code_runs():
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[3] / "docs" / "plugins" / "cp-dequant.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, str(doc), "exec"), {})
