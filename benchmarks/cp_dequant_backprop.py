@@ -22,7 +22,13 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cp_dequant_backprop_memory import data, measure, model_for, train_step  # noqa: E402
+from cp_dequant_backprop_memory import (  # noqa: E402
+    data,
+    measure,
+    model_for,
+    train_step,
+    write_result,
+)
 
 STRATEGIES = ("full", "truncated:30", "frozen:30")
 
@@ -81,12 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"benchmark": "cp_dequant_backprop", "torch": str(torch.__version__), "threads": 1,
               "layers": L, "train_steps": args.train_steps, "lr": args.lr,
               "test_frames": len(tt), "cost": cost, "training": training, "checks": checks}
-    text = json.dumps(result, indent=1)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    else:
-        print(text)
+    write_result(result, args.out)
     return 0
 
 

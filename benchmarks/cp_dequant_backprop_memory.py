@@ -98,6 +98,16 @@ def measure(layers: int, backprop: str, problem: Any, target: torch.Tensor,
             "peak_mb": peak_mb(model, problem, target), "saved_mb": saved_mb(model, problem)}
 
 
+def write_result(result: dict[str, Any], out: str | None) -> None:
+    """JSON to the file ``out``, or to stdout."""
+    text = json.dumps(result, indent=1)
+    if out:
+        with open(out, "w") as f:
+            f.write(text + "\n")
+    else:
+        print(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", type=int, nargs="+", default=[30, 100, 300, 1000])
@@ -116,12 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     result = {"benchmark": "cp_dequant_backprop_memory", "torch": str(torch.__version__),
               "threads": 1, "batch": 32, "n": 320, "rows": rows}
-    text = json.dumps(result, indent=1)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    else:
-        print(text)
+    write_result(result, args.out)
     return 0
 
 
