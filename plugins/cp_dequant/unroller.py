@@ -32,6 +32,20 @@ from unfold.unroller import Theta, Tying, Unroller
 Tensor = torch.Tensor
 
 
+class LogScale:
+    """r = exp(raw) > 0: a ratio of order 100 moves by relative steps under Adam."""
+
+    name = "log-scale"
+
+    def forward(self, raw: Tensor) -> Tensor:
+        return torch.exp(raw)
+
+    def inverse(self, value: Tensor) -> Tensor:
+        if bool((value <= 0).any()):
+            raise ValueError("the step ratio σ/τ needs an initial value > 0")
+        return torch.log(value)
+
+
 @dataclass
 class CPProblem:
     """Quantised frames x (batch, n) and half quantisation steps h = η/2 (batch, 1)."""
@@ -83,7 +97,7 @@ class ChambollePock(Unroller):
         self.learn_steps, self.step_grad = learn_steps, step_grad
         self._specs = {
             "K": Param(K0, None, (k, n), doc="analysis operator, rows = atoms"),
-            "ratio": Param(ratio, "positive", (), trainable=learn_steps, doc="σ/τ"),
+            "ratio": Param(ratio, LogScale(), (), trainable=learn_steps, doc="σ/τ"),
             "scale": Param(scale, Interval(0.0, 1.0), (), trainable=learn_steps, doc="√(στ)‖K‖"),
         }
         self._norm_cache: tuple[int, int, Tensor] | None = None

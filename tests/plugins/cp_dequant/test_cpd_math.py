@@ -125,3 +125,18 @@ def test_unroller_equals_cp_step_loop():
         y, yb, psi = cp_step(y, yb, psi, x, K, 9.9, 0.099, h)
     np.testing.assert_allclose(model(prob).numpy(), y.numpy(), atol=1e-6)  # K stored in float32
     assert model.n_params() == 0
+
+
+def test_learned_step_sizes_get_gradients_and_keep_the_condition():
+    _, x, h = speechlike(2, 16, seed=6)
+    model = ChambollePock(5, n=16, learn_steps=True).double()
+    prob = CPProblem(x, torch.full((2, 1), h, dtype=torch.float64))
+    ((model(prob) - x) ** 2).sum().backward()
+    assert float(model.raw["ratio"].grad.abs().sum()) > 0
+    assert float(model.raw["scale"].grad.abs().sum()) > 0
+    with torch.no_grad():  # any raw value keeps στ‖K‖² = c² < 1
+        model.raw["scale"].fill_(30.0)
+        model.raw["ratio"].fill_(-8.0)
+    th = model.theta(0)
+    assert float(th.sigma * th.tau * model.norms()[0] ** 2) < 1
+    assert float(th.sigma / th.tau) == pytest.approx(float(torch.exp(torch.tensor(-8.0))))
