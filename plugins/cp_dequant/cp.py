@@ -60,8 +60,10 @@ def dct_matrix(n: int, k: int | None = None, dtype: torch.dtype = torch.float32)
 
 
 def spectral_norm(K: Tensor) -> Tensor:
-    """‖K‖₂ (largest singular value) of K (..., k, n), exact (LAPACK singular values)."""
-    return torch.linalg.matrix_norm(K, ord=2)
+    """‖K‖₂ = √λ_max(K K^⊤) of K (..., k, n), from the smaller Gram matrix (LAPACK symmetric
+    eigenvalues; about 1.5× faster than singular values for a batch of untied K)."""
+    gram = K @ K.mT if K.shape[-2] <= K.shape[-1] else K.mT @ K
+    return torch.linalg.eigvalsh(gram)[..., -1].clamp_min(0).sqrt()
 
 
 def step_sizes(norm: Tensor, ratio: Tensor | float = 100.0,

@@ -21,9 +21,9 @@ def paper_config() -> CPDConfig:
 
 
 QUICK = {
-    "data.n_train": 30, "data.n_valid": 5, "data.n_test": 5, "data.max_train_frames": 1536,
-    "data.max_valid_frames": 256, "data.max_test_frames": 256,
-    "train.epochs": 4, "eval.depths": (100,), "eval.opt_max_iter": 3000,
+    "data.n_train": 30, "data.n_valid": 5, "data.n_test": 5, "data.max_train_frames": 1024,
+    "data.max_valid_frames": 256, "data.max_test_frames": 256, "train.epochs": 3,
+    "train.lr": 1e-4, "train.lr_end": 1e-5, "eval.depths": (100,), "eval.opt_max_iter": 1000,
 }
 
 RECIPES = [
