@@ -143,6 +143,10 @@ class DeepNMF(Unroller):
         """P_D = C F R (Table 2)."""
         return self.n_untied * self.w_bar.shape[1] * self.n_freq
 
+    def n_params(self) -> int:
+        """Trainable scalars: P_D (the shared layers' slot of the core's storage is unused)."""
+        return self.discriminative_params() if self.trainable else 0
+
     def total_params(self) -> int:
         """P = (T + C) F R (Table 2)."""
         return self.w_bar.numel() + self.discriminative_params()
