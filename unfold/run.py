@@ -35,7 +35,7 @@ from unfold.plugin import Plugin, Registry
 from unfold.recipe import Recipe
 from unfold.task import Method, Task
 from unfold.train import History, Trainer, resolve_device, seed_everything
-from unfold.unroller import Unroller
+from unfold.unroller import Tying, Unroller
 
 
 class RunDirError(ValueError):
@@ -148,6 +148,8 @@ def run_recipe(
         tyings = tuple(saved.get("tyings", recipe.tyings))
     else:
         tyings = tuple(tyings or recipe.tyings)
+        for t in tyings:
+            Tying.parse(t)  # a bad --tying fails before any data load
         if distributed.is_main():
             write_json(run_dir / "config.json", {
                 "recipe": name, "plugin": plugin.name, "quick": quick, "seed": seed,

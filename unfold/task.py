@@ -35,7 +35,12 @@ class Method:
 
     @property
     def params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters() if p.requires_grad) if self.trained else 0
+        """Trainable scalars of a trained method (the model's own count), 0 for a classical one."""
+        if not self.trained:
+            return 0
+        if isinstance(self.model, Unroller):
+            return self.model.n_params()
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
 
 class Task(ABC):

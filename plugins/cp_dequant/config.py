@@ -1,0 +1,85 @@
+"""Config of the cp-dequant recipes (a dataclass tree; every leaf settable with ``--set``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from unfold.recipe import ConfigError, TrainConfig
+
+
+@dataclass
+class DataConfig:
+    root: str | None = None  # folder of audio files; None = the shared eSpeak corpus
+    n_train: int = 200  # utterances per split
+    n_valid: int = 20
+    n_test: int = 20
+    sample_rate: int = 16000
+    seconds: float = 2.0
+    frame: int = 320  # n
+    bits: int = 4  # quantiser bits on (−1, 1): η = 2 / 2^bits
+    min_rms_db: float = -30.0  # non-silent frame rule (see frames.py)
+    max_train_frames: int = 0  # 0 = all
+    max_valid_frames: int = 1024
+    max_test_frames: int = 1024
+    seed: int = 0
+
+    def validate(self) -> None:
+        if not 1 <= self.bits <= 16:
+            raise ConfigError(f"data.bits must be in 1..16, got {self.bits}")
+        if self.frame < 2:
+            raise ConfigError(f"data.frame must be >= 2 samples, got {self.frame}")
+        if min(self.n_train, self.n_valid, self.n_test) < 1:
+            raise ConfigError("data.n_train, data.n_valid and data.n_test must be >= 1")
+        if self.sample_rate < 1 or self.seconds <= 0:
+            raise ConfigError("data.sample_rate must be >= 1 and data.seconds > 0")
+
+
+@dataclass
+class ModelConfig:
+    layers: int = 30  # L_train
+    k: int = 0  # rows of K; 0 = frame length (square, the paper)
+    backprop: str = "full"  # full | truncated[:b] | checkpointed[:s] | frozen[:b] | frozen-exact[:b]
+    learn_steps: bool = False  # our extension: also learn σ/τ and √(στ)‖K‖ ∈ (0, 1)
+    step_ratio: float = 100.0  # σ/τ: σ = 10·c/‖K‖, τ = 0.1·c/‖K‖
+    step_scale: float = 0.99  # c
+
+    def validate(self) -> None:
+        from unfold_plugins.cp_dequant.frozen import parse_cp_backprop
+
+        if self.layers < 1 or self.k < 0:
+            raise ConfigError(f"model.layers must be >= 1 and model.k >= 0, got {self.layers}, {self.k}")
+        if not 0 < self.step_scale < 1 or not self.step_ratio > 0:
+            raise ConfigError("model.step_scale must be in (0, 1) and model.step_ratio > 0")
+        try:
+            parse_cp_backprop(self.backprop)
+        except ValueError as e:
+            raise ConfigError(f"model.backprop: {e}") from None
+
+
+@dataclass
+class EvalConfig:
+    depths: tuple[int, ...] = (30, 100, 1000)  # extra inference depths (DCT and tied models)
+    optimality: bool = True  # also solve (14) to optimality with each tied K
+    opt_max_iter: int = 100_000
+    opt_tol: float = 1e-4  # relative primal-dual gap
+
+
+@dataclass
+class SweepConfig:
+    """The paper's experiment (Figs. 3, 4): one tied model per (L_train, backprop)."""
+
+    enabled: bool = False  # run it as part of `unfold run` (figures step)
+    layers: tuple[int, ...] = (10, 20, 30, 40, 60, 80, 100, 200, 500, 1000)
+    backprops: tuple[str, ...] = ("full", "truncated:30", "frozen:30")
+    inference: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000, 3000, 10000)  # Fig. 4 x-axis
+    fig4_layers: tuple[int, ...] = (30, 80, 1000)  # L_train shown in Fig. 4
+
+
+@dataclass
+class CPDConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=20, batch_size=32, lr=1e-5, lr_end=1e-8))
