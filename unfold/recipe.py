@@ -142,6 +142,13 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key} expects {_type_name(tp)}, got {value!r}")
 
 
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def parse_value(cfg: Any, key: str, text: str) -> Any:
     """Parse the text of ``--set key=text`` as JSON where it can be, else as a bare string."""
     node, f = _locate(cfg, key)
@@ -149,10 +156,9 @@ def parse_value(cfg: Any, key: str, text: str) -> Any:
     text = text.strip()
     if text in ("none", "None", "null"):
         return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = text.split(",") if "," in text else text
+    value = _json_or_text(text)
+    if isinstance(value, str) and "," in value:  # a,b,c: a list, each item parsed alone
+        value = [_json_or_text(piece.strip()) for piece in text.split(",")]
     if tp is str or (typing.get_args(tp) and str in typing.get_args(tp)):
         if not isinstance(value, str) and not isinstance(value, list):
             value = text

@@ -17,9 +17,9 @@ f_r'(u) + u − v = 0; tested by brute-force minimisation). At the quadratic ini
 from __future__ import annotations
 
 import torch
-from unfold_plugins.admm_pr.apl import apl_bar, apl_inverse
 from unfold_plugins.admm_pr.uadmm import r_term
 
+from unfold.nn.apl import apl_bar, apl_inverse
 from unfold.unroller import Theta
 
 Tensor = torch.Tensor

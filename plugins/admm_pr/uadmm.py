@@ -39,9 +39,9 @@ import math
 
 import torch
 from unfold_plugins.admm_pr.admm import ADMMState, admm_init, admm_step
-from unfold_plugins.admm_pr.apl import NegSquare, apl
 from unfold_plugins.admm_pr.problem import PRProblem, example_problem
 
+from unfold.nn.apl import NegSquare, apl
 from unfold.params import Param, as_constraint
 from unfold.unroller import Theta, Unroller
 

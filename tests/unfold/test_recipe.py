@@ -8,6 +8,21 @@ def test_quick_and_overrides(tutorial):
                                                         "train.lr_end=none"])
     assert cfg.data.n_train == 500 and cfg.model.n_layers == 5
     assert cfg.train.lr == 0.01 and isinstance(cfg.train.lr, float) and cfg.train.lr_end is None
+
+
+def test_list_values(tutorial):
+    import dataclasses
+
+    from unfold.recipe import parse_value
+
+    @dataclasses.dataclass
+    class C:
+        iters: tuple[int, ...] = (1,)
+        names: tuple[str, ...] = ("a",)
+
+    assert parse_value(C(), "iters", "2,4") == [2, 4]
+    assert parse_value(C(), "iters", "[2, 4]") == [2, 4]
+    assert parse_value(C(), "names", "GLA,ADMM") == ["GLA", "ADMM"]
     full = tutorial.lista.resolve()
     assert full.data.n_train == 2000
 

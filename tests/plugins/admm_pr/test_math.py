@@ -5,9 +5,10 @@ import pytest
 import torch
 from scipy.optimize import minimize_scalar
 from scipy.special import lambertw as sp_lambertw
-from unfold_plugins.admm_pr.apl import NegSquare, apl, apl_bar, apl_inverse
 from unfold_plugins.admm_pr.lambertw import lambertw, lambertw_exp
 from unfold_plugins.admm_pr.prox import PROXES, get_prox
+
+from unfold.nn.apl import NegSquare, apl, apl_bar, apl_inverse
 
 
 def test_lambertw_matches_scipy_over_wide_range():
