@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -49,3 +53,36 @@ def _isolated(tmp_path, monkeypatch):
 
 def pytest_configure(config):
     torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def build_wheel(src, out):
+    """A minimal, valid wheel of the tutorial package, built without network or setuptools."""
+    files = {f"lista_tutorial/{p.name}": p.read_bytes() for p in (src / "lista_tutorial").iterdir()
+             if p.is_file()}
+    info = "lista_tutorial-0.1.dist-info"
+    files[f"{info}/METADATA"] = b"Metadata-Version: 2.1\nName: lista-tutorial\nVersion: 0.1\n"
+    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                              b"Tag: py3-none-any\n")
+    files[f"{info}/entry_points.txt"] = b"[unfold.plugins]\nlista-tutorial = lista_tutorial:plugin\n"
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    files[f"{info}/RECORD"] = ("\n".join(record + [f"{info}/RECORD,,"]) + "\n").encode()
+    wheel = out / "lista_tutorial-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def tutorial_site(tmp_path_factory):
+    """A folder where pip installed the tutorial as a separate distribution (put it on PYTHONPATH)."""
+    root = tmp_path_factory.mktemp("tutorial-dist")
+    write_tutorial_package(root / "src")
+    wheel = build_wheel(root / "src", root)
+    site = root / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    "--target", str(site), str(wheel)], check=True, capture_output=True)
+    return site

@@ -45,6 +45,9 @@ def build_parser(registry: Registry, load_plugin: str | None = None) -> argparse
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=1e-3 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    p.add_argument("--tying", dest="tyings", action="append", metavar="TYING",
+                   help="train only these tyings (tied, untied, partial:C; repeatable; "
+                        "default: the recipe's)")
     _common_run_args(p)
 
     p = sub.add_parser("compare", help="each plugin's comparison recipe, tied vs untied, one table")
@@ -100,7 +103,8 @@ def dispatch(args: argparse.Namespace, registry: Registry) -> int:
         from unfold.run import run_recipe
 
         out = run_recipe(registry, args.recipe, args.quick, args.overrides, args.out, args.device,
-                         args.seed, args.resume, not args.no_progress)
+                         args.seed, args.resume, not args.no_progress,
+                         tuple(args.tyings) if args.tyings else None)
         print(f"run written to {out} (report: {out / 'report.md'})")
         return 0
     if args.command == "compare":

@@ -19,7 +19,7 @@ from unfold.run import prepare_run_dir, run_recipe, write_json
 
 
 def _at_trained_depth(results: dict[str, Any]) -> list[dict[str, Any]]:
-    depths = {r["iterations"] for r in results["methods"] if r["trained"]}
+    depths = {t["n_layers"] for t in results["training"].values()}
     rows = [r for r in results["methods"] if r["iterations"] in depths]
     return sorted(rows, key=lambda r: (r["iterations"], r["trained"], r["tying"] or ""))
 

@@ -28,13 +28,14 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from unfold import distributed
 from unfold import recipe as recipes
 from unfold.metrics import summarize
 from unfold.plugin import Plugin, Registry
 from unfold.recipe import Recipe
 from unfold.task import Method, Task
 from unfold.train import History, Trainer, resolve_device, seed_everything
-from unfold.unroller import Unroller
+from unfold.unroller import Tying, Unroller
 
 
 class RunDirError(ValueError):
@@ -135,23 +136,42 @@ def run_recipe(
 ) -> Path:
     """Resolve, validate, train, evaluate and report one recipe; returns the run directory."""
     plugin, recipe = registry.recipe(name)
-    dev = resolve_device(device)
+    dev = distributed.setup(resolve_device(device))
+    if resume and overrides:
+        raise RunDirError("--resume continues a run with its saved config; drop --set")
+    cfg = None if resume else recipe.resolve(quick=quick, overrides=overrides)  # before any data
+    run_dir = _shared_run_dir(out, name + ("-quick" if quick else ""), resume)
     if resume:
-        if overrides:
-            raise RunDirError("--resume continues a run with its saved config; drop --set")
-        run_dir = prepare_run_dir(out, name, resume=True)
         saved = json.loads((run_dir / "config.json").read_text())
         cfg = recipes.from_dict(recipe, saved["config"])
         quick, seed = saved["quick"], saved["seed"]
         tyings = tuple(saved.get("tyings", recipe.tyings))
     else:
-        cfg = recipe.resolve(quick=quick, overrides=overrides)  # validated before any data load
-        run_dir = prepare_run_dir(out, name + ("-quick" if quick else ""), resume=False)
         tyings = tuple(tyings or recipe.tyings)
-        write_json(run_dir / "config.json", {
-            "recipe": name, "plugin": plugin.name, "quick": quick, "seed": seed,
-            "tyings": list(tyings), "config": recipes.to_dict(cfg)})
-    return execute(plugin, recipe, cfg, run_dir, dev, seed, quick, tyings, resume, progress)
+        for t in tyings:
+            Tying.parse(t)  # a bad --tying fails before any data load
+        if distributed.is_main():
+            write_json(run_dir / "config.json", {
+                "recipe": name, "plugin": plugin.name, "quick": quick, "seed": seed,
+                "tyings": list(tyings), "config": recipes.to_dict(cfg)})
+    try:
+        return execute(plugin, recipe, cfg, run_dir, dev, seed, quick, tyings, resume, progress)
+    finally:
+        distributed.shutdown()
+
+
+def _shared_run_dir(out: Path | None, name: str, resume: bool) -> Path:
+    """Rank 0 prepares the run directory; every rank gets its path (or its error)."""
+    result: tuple[str, str] = ("", "")
+    if distributed.is_main():
+        try:
+            result = ("ok", str(prepare_run_dir(out, name, resume)))
+        except RunDirError as e:
+            result = ("error", str(e))
+    result = distributed.broadcast(result)
+    if result[0] == "error":
+        raise RunDirError(result[1])
+    return Path(result[1])
 
 
 def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
@@ -178,6 +198,8 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
                           meta, seed, progress)
         history = trainer.fit(data["train"], data["valid"], resume=resume, tag=tying)
         trained[tying] = Trained(model, history)
+    if not distributed.is_main():  # rank 0 alone evaluates and writes the report
+        return run_dir
     _write_metrics_csv(csv_path, {k: t.history for k, t in trained.items()})
     methods = task.methods(cfg, {k: t.model for k, t in trained.items()})
     rows, per_item = evaluate(task, cfg, methods, data["test"], dev, cfg.train.batch_size, trained)
@@ -185,10 +207,7 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
     results = {"recipe": recipe.name, "plugin": plugin.name, "quick": quick, "seed": seed,
                "device": dev.type, "primary_metric": task.primary_metric,
                "config": recipes.to_dict(cfg), "methods": rows,
-               "training": {k: {"epochs": len(t.history.epochs), "best_epoch": t.history.best_epoch,
-                                "best_val_loss": t.history.best_val, "seconds": t.history.seconds,
-                                "stopped_early": t.history.stopped_early}
-                            for k, t in trained.items()}}
+               "training": {k: _training_summary(t) for k, t in trained.items()}}
     write_json(run_dir / "results.json", results)
     from unfold import report
 
@@ -198,6 +217,12 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
                             data["test"])
     report.write_report(run_dir, results, figures)
     return run_dir
+
+
+def _training_summary(t: Trained) -> dict[str, Any]:
+    h = t.history
+    return {"n_layers": t.model.n_layers, "epochs": len(h.epochs), "best_epoch": h.best_epoch,
+            "best_val_loss": h.best_val, "seconds": h.seconds, "stopped_early": h.stopped_early}
 
 
 def _write_metrics_csv(path: Path, histories: Mapping[str, History]) -> None:

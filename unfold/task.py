@@ -35,7 +35,12 @@ class Method:
 
     @property
     def params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters() if p.requires_grad) if self.trained else 0
+        """Trainable scalars of a trained method (the model's own count), 0 for a classical one."""
+        if not self.trained:
+            return 0
+        if isinstance(self.model, Unroller):
+            return self.model.n_params()
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
 
 class Task(ABC):
@@ -74,6 +79,10 @@ class Task(ABC):
             Method(type(m).__name__, m, m.n_layers, tying, trained=True)
             for tying, m in trained.items()
         ]
+
+    def optimizer(self, cfg: Any, model: Unroller) -> torch.optim.Optimizer | None:
+        """A custom optimiser for ``model`` (e.g. multiplicative updates); None: train.optimizer."""
+        return None
 
     def figures(self, run_dir: Path, results: dict[str, Any], cfg: Any,
                 trained: Mapping[str, Unroller], test_set: Dataset) -> list[Path]:

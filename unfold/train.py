@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from unfold import checkpoint
+from unfold import checkpoint, distributed
 from unfold.recipe import TrainConfig
 from unfold.task import Task
 from unfold.unroller import Unroller
@@ -93,7 +93,17 @@ class Trainer:
         self.params = [p for p in model.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError(f"{type(model).__name__} has no trainable parameters (trainable=False?)")
-        self.opt = make_optimizer(self.tcfg, self.params)
+        self.forward: torch.nn.Module = self.model
+        self.per_rank_batch = self.tcfg.batch_size
+        if distributed.active():
+            w = distributed.world()
+            if self.tcfg.batch_size % w:
+                raise ValueError(f"train.batch_size ({self.tcfg.batch_size}) must be divisible by "
+                                 f"the number of processes ({w})")
+            self.per_rank_batch = self.tcfg.batch_size // w
+            ids = [device.index] if device.type == "cuda" else None
+            self.forward = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.opt = task.optimizer(cfg, model) or make_optimizer(self.tcfg, self.params)
         self.history = History()
         self.sched: torch.optim.lr_scheduler.LambdaLR | None = None
         self._best: dict[str, torch.Tensor] | None = None  # best weights when no ckpt_dir
@@ -126,9 +136,15 @@ class Trainer:
 
     # -- loop -----------------------------------------------------------------------------------
     def _loader(self, data: Dataset, shuffle: bool, epoch: int = 0) -> DataLoader:
-        gen = torch.Generator().manual_seed(self.seed + epoch)
-        return DataLoader(data, batch_size=self.tcfg.batch_size, shuffle=shuffle,
-                          collate_fn=self.task.collate, generator=gen)
+        """Training batches: epoch e shuffles with seed + e; under DDP each rank takes its
+        interleaved share of that same permutation, so global batches equal one process's."""
+        if not shuffle:
+            return DataLoader(data, batch_size=self.tcfg.batch_size, collate_fn=self.task.collate)
+        sampler: DistributedSampler = DistributedSampler(
+            data, distributed.world(), distributed.rank(), shuffle=True, seed=self.seed)
+        sampler.set_epoch(epoch)
+        return DataLoader(data, batch_size=self.per_rank_batch, sampler=sampler,
+                          collate_fn=self.task.collate)
 
     def _batches(self, loader: DataLoader) -> int:
         n = len(loader)
@@ -167,13 +183,14 @@ class Trainer:
             loader = self._loader(train, True, epoch)
             n = self._batches(loader)
             bar = tqdm(total=n, desc=f"{tag} epoch {epoch + 1}/{self.tcfg.epochs}", leave=False,
-                       disable=not self.progress, file=sys.stderr, dynamic_ncols=True)
+                       disable=not (self.progress and distributed.is_main()), file=sys.stderr,
+                       dynamic_ncols=True)
             total = 0.0
             for i, batch in enumerate(loader):
                 if i >= n:
                     break
                 problem, target = self.task.problem(batch, self.cfg, self.device)
-                loss = self.task.loss(self.model(problem), target, problem, self.cfg)
+                loss = self.task.loss(self.forward(problem), target, problem, self.cfg)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"training loss became {float(loss)} at epoch {epoch + 1}; "
                                              "lower train.lr or set train.clip")
@@ -188,7 +205,8 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / (i + 1):.4g}")
             bar.close()
-            val = self.evaluate_loss(valid)
+            total = distributed.mean(total)
+            val = self.evaluate_loss(valid)  # every rank scores the whole validation set
             row = Epoch(epoch, total / max(n, 1), val, self.opt.param_groups[0]["lr"],
                         time.perf_counter() - t0)
             self.history.epochs.append(row)
@@ -202,10 +220,11 @@ class Trainer:
             last = stop or epoch == self.tcfg.epochs - 1
             if improved and not self.ckpt_dir:
                 self._best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            if self.ckpt_dir:
+            if self.ckpt_dir and distributed.is_main():
                 if improved:
                     checkpoint.save_atomic(self._state(epoch, False), self.ckpt_dir / "best.pt")
                 checkpoint.save_atomic(self._state(epoch, last), self.ckpt_dir / "last.pt")
+            distributed.barrier()
             if self.on_epoch:
                 self.on_epoch(tag, row)
             if stop:

@@ -61,3 +61,25 @@ def test_list_and_run_and_eval(tutorial_registry, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "| LISTA | untied | 2 |" in out and "| LISTA | untied | 4 |" in out
     one_line_error(capsys, argv, "already exists")
+
+
+def test_plugin_subcommands_are_dispatched(tutorial, monkeypatch, capsys):
+    from unfold.plugin import Command
+
+    seen = {}
+
+    def add(p):
+        p.add_argument("--times", type=int, default=1)
+
+    def run(args):
+        seen["times"] = args.times
+        return 0
+
+    tutorial.plugin.commands = [Command("hello", "say hello", add, run)]
+    reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins")])
+    monkeypatch.setattr(cli, "Registry", lambda: reg)
+    assert cli.main(["lista-tutorial", "hello", "--times", "3"]) == 0
+    assert seen == {"times": 3}
+    with pytest.raises(SystemExit):
+        cli.main(["lista-tutorial", "--help"])
+    assert "hello" in capsys.readouterr().out

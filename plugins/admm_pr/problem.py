@@ -1,0 +1,94 @@
+"""The phase-retrieval problem seen by every algorithm of this plugin.
+
+A problem is a batch of STFT magnitudes r = |A s| ``(batch, freq, frames)`` of signals s
+``(batch, samples)``, the operator A, and the initial spectrogram z_0 = r ⊙ e^{iφ_0}: every method
+starts from x_0 = A^+ z_0 with the same φ_0 (uniform in [−π, π), drawn from a seed and the item's
+index, so it is part of the problem, not of the method).
+
+A^+ is the pseudo-inverse of the frame: the adjoint A^H when the frame is tight (the paper's
+sine window with 50 % overlap and constant padding), ``STFT.inverse`` (= ``torch.istft``)
+otherwise, e.g. for the reflect-padded framing that reproduces torchaudio's GriffinLim.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from unfold.signal.stft import STFT
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class PRProblem:
+    """Magnitudes ``r`` (batch, freq, frames) ≥ 0, initial spectrogram ``init_spec`` (complex,
+    same shape), the operator ``op`` and the signal ``length`` in samples."""
+
+    r: Tensor
+    init_spec: Tensor
+    op: STFT
+    length: int
+    tight: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.r.dim() != 3 or self.init_spec.shape != self.r.shape:
+            raise ValueError(
+                f"r and init_spec must both be (batch, freq, frames), got {tuple(self.r.shape)} "
+                f"and {tuple(self.init_spec.shape)}"
+            )
+        op = self.op
+        self.tight = op.pad_mode == "constant" and op.n_fft == 2 * op.hop and not op.drop_nyquist
+
+    def analysis(self, x: Tensor) -> Tensor:
+        """A x: ``(batch, samples)`` -> ``(batch, freq, frames)`` complex."""
+        return self.op(x)
+
+    def synthesis(self, spec: Tensor) -> Tensor:
+        """A^+ z: ``(batch, freq, frames)`` complex -> ``(batch, samples)``."""
+        if self.tight:
+            return self.op.adjoint(spec, self.length)
+        return self.op.inverse(spec, self.length)
+
+    @property
+    def batch_size(self) -> int:
+        return self.r.shape[0]
+
+
+def random_phase(shape: Sequence[int], seed: int, index: int,
+                 dtype: torch.dtype = torch.float32) -> Tensor:
+    """Uniform phase in [−π, π) of ``shape``, a function of (seed, index) only."""
+    g = torch.Generator().manual_seed((int(seed) * 1_000_003 + int(index)) % (2**63 - 1))
+    u = torch.rand(tuple(shape), generator=g, dtype=torch.float64)
+    return ((2 * u - 1) * math.pi).to(dtype)
+
+
+def make_problem(signals: Tensor, op: STFT, indices: Sequence[int] | None = None,
+                 seed: int = 0) -> PRProblem:
+    """Problem from clean signals ``(batch, samples)``: r = |A s|, φ_0 from (seed, index)."""
+    if signals.dim() != 2:
+        raise ValueError(f"signals must be (batch, samples), got {tuple(signals.shape)}")
+    r = op(signals).abs()
+    idx = list(range(signals.shape[0])) if indices is None else [int(i) for i in indices]
+    phase = torch.stack([random_phase(r.shape[1:], seed, i, r.dtype) for i in idx]).to(r.device)
+    return PRProblem(r, torch.polar(r, phase), op, signals.shape[-1])
+
+
+def from_magnitude(r: Tensor, op: STFT, length: int, seed: int = 0) -> PRProblem:
+    """Problem from magnitudes ``(batch, freq, frames)`` alone (no clean signal known)."""
+    phase = torch.stack([random_phase(r.shape[1:], seed, i, r.dtype) for i in range(r.shape[0])])
+    return PRProblem(r, torch.polar(r, phase.to(r.device)), op, length)
+
+
+def example_problem(batch: int = 2, seconds: float = 0.05, rate: int = 8000) -> PRProblem:
+    """A tiny problem for contract tests: random chirps, 64-point sine-window STFT."""
+    g = torch.Generator().manual_seed(0)
+    n = int(seconds * rate)
+    t = torch.arange(n, dtype=torch.float32) / rate
+    f0 = 200 + 600 * torch.rand(batch, 1, generator=g)
+    s = 0.5 * torch.sin(2 * torch.pi * f0 * t * (1 + 2 * t))
+    s = s + 0.05 * torch.randn(batch, n, generator=g)
+    return make_problem(s, STFT(64, 32, "sine"), seed=0)

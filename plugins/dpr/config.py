@@ -1,0 +1,150 @@
+"""Configuration of the dpr recipes (a dataclass tree; every leaf settable with ``--set``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from unfold.recipe import ConfigError, TrainConfig
+
+from .data import DATASETS, SHAPES
+from .generator import ACTIVATIONS
+
+SIGNALS = ("images", "range")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "digits"  # digits (scikit-learn, 8x8) | mnist (IDX files in root, 28x28)
+    root: str | None = None  # folder with the MNIST IDX files
+    signals: str = "images"  # images: held-out real images | range: G(z0), z0 ~ N(0, I)
+    m: int = 128  # measurements per test signal
+    m_train: tuple[int, ...] = ()  # m of the training problems (cycled); empty: (m,)
+    noise: float = 0.0  # std of additive noise on b
+    restarts: int = 5  # random initial latent codes per problem
+    n_train: int = 512
+    n_valid: int = 64
+    n_test: int = 50
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"data.dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.dataset == "mnist" and not self.root:
+            raise ConfigError("data.dataset=mnist needs data.root: the folder holding "
+                              "train-images-idx3-ubyte[.gz] and t10k-images-idx3-ubyte[.gz]")
+        if self.signals not in SIGNALS:
+            raise ConfigError(f"data.signals must be one of {SIGNALS}, got {self.signals!r}")
+        for m in (self.m, *self.m_train):
+            if m < 1:
+                raise ConfigError(f"data.m and data.m_train need m >= 1 measurements, got {m}")
+        if self.noise < 0:
+            raise ConfigError(f"data.noise must be >= 0, got {self.noise}")
+        if self.restarts < 1:
+            raise ConfigError(f"data.restarts must be >= 1, got {self.restarts}")
+        if min(self.n_train, self.n_valid, self.n_test) < 1:
+            raise ConfigError("data.n_train, data.n_valid and data.n_test must be >= 1")
+
+    @property
+    def n(self) -> int:
+        h, w = SHAPES[self.dataset]
+        return h * w
+
+
+@dataclass
+class GeneratorConfig:
+    """The VAE decoder; None / empty picks the dataset's default (digits: 10-100-100-64,
+    MNIST: the paper's 20-500-500-784)."""
+
+    latent: int | None = None
+    hidden: tuple[int, ...] = ()
+    activation: str = "relu"
+    epochs: int | None = None  # digits 150, MNIST 20
+    lr: float = 1e-3
+    batch_size: int = 64
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"generator.activation must be one of {ACTIVATIONS}, "
+                              f"got {self.activation!r}")
+        if self.latent is not None and self.latent < 1:
+            raise ConfigError(f"generator.latent must be >= 1, got {self.latent}")
+
+
+@dataclass
+class ModelConfig:
+    """Unrolled DPR: ``layers`` steps with learned per-layer sizes, initialised to ``step``.
+
+    ``adam`` unrolls the paper's practical DPR (Adam from ±z_1, learned learning rate η_t per
+    layer); ``gd`` unrolls Algorithm 1 (z − s_t ∇f(z), negation check, learned s_t)."""
+
+    layers: int = 30
+    algorithm: str = "adam"  # adam | gd
+    step: float = 0.2  # initial η_t (adam) or s_t (gd)
+    negation: bool = True  # Algorithm 1's check f(-z) < f(z) in every layer
+    per_coordinate: bool = True  # one step per latent coordinate (diagonal), not one scalar
+    learn_beta1: bool = True  # adam: also learn the momentum β1 ∈ (0, 1) per layer
+    loss: str = "mse"  # mse: to the true image | measurement: f of the output (no ground truth)
+
+    def validate(self) -> None:
+        if self.layers < 1:
+            raise ConfigError(f"model.layers must be >= 1, got {self.layers}")
+        if self.algorithm not in ("gd", "adam"):
+            raise ConfigError(f"model.algorithm must be gd or adam, got {self.algorithm!r}")
+        if self.loss not in ("mse", "measurement"):
+            raise ConfigError(f"model.loss must be mse or measurement, got {self.loss!r}")
+        if not self.step > 0:
+            raise ConfigError(f"model.step must be > 0, got {self.step}")
+
+
+@dataclass
+class EvalConfig:
+    """Classical methods and the sweep of Fig. 2 / Fig. 3."""
+
+    dpr_iterations: int = 300  # DPR-Adam (the paper's practical DPR) and DPR-GD
+    dpr_lr: float = 0.2  # DPR-Adam's η (best of 0.05 / 0.1 / 0.2 / 0.4 on the valid split)
+    gd_step: float = 1.0  # DPR-GD's α (best of 0.3 / 1 / 3 / 10 on the valid split)
+    af_iterations: int = 500
+    af_mu: float = 0.9
+    sparta_iterations: int = 300
+    sparsity: int = 16  # SPARTA's s (DCT coefficients kept)
+    sweep_m: tuple[int, ...] = ()  # Fig. 2: every method at these m (empty: no sweep)
+    grid_m: tuple[int, ...] = ()  # Fig. 3: reconstructions at these m (empty: data.m)
+    sweep_images: int = 20
+
+    def validate(self) -> None:
+        if not (self.dpr_lr > 0 and self.gd_step > 0 and self.af_mu > 0):
+            raise ConfigError("eval.dpr_lr, eval.gd_step and eval.af_mu must be > 0")
+        for key in ("dpr_iterations", "af_iterations", "sparta_iterations", "sparsity",
+                    "sweep_images"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"eval.{key} must be >= 1, got {getattr(self, key)}")
+        if any(m < 1 for m in (*self.sweep_m, *self.grid_m)):
+            raise ConfigError("eval.sweep_m and eval.grid_m need m >= 1")
+
+
+@dataclass
+class DPRConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        epochs=10, batch_size=32, lr=3e-2, patience=0))
+
+    def validate(self) -> None:
+        k = self.generator.latent
+        if k is not None and k > self.data.n:
+            raise ConfigError(f"generator.latent k={k} exceeds the signal dimension "
+                              f"n={self.data.n} of data.dataset={self.data.dataset}; need k <= n")
+        if self.eval.sparsity > self.data.n:
+            raise ConfigError(f"eval.sparsity={self.eval.sparsity} exceeds n={self.data.n}")
+
+
+def sweep_config() -> DPRConfig:
+    """dpr-sweep: m from n/4 to 6n on digits, unrolled DPR trained over all of them."""
+    cfg = DPRConfig()
+    cfg.eval.sweep_m = (16, 32, 64, 128, 192, 256, 384)
+    cfg.eval.grid_m = (32, 128)
+    cfg.data.m_train = cfg.eval.sweep_m
+    return cfg

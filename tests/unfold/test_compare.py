@@ -1,0 +1,27 @@
+import json
+
+import pytest
+from importlib_metadata import EntryPoint
+
+from unfold.compare import compare
+from unfold.plugin import PluginError, Registry
+
+
+def test_compare_writes_one_cross_plugin_table(tutorial, tmp_path, monkeypatch):
+    monkeypatch.setattr(tutorial.lista, "quick", {
+        "data.n_train": 40, "data.n_valid": 10, "data.n_test": 10, "train.epochs": 1,
+        "model.n_layers": 2, "train.batch_size": 20})
+    reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins")])
+    out = compare(reg, [], quick=True, out=tmp_path / "cmp", device="cpu", seed=0, progress=False)
+    table = json.loads((out / "compare.json").read_text())["rows"]
+    assert {(r["method"], r["tying"]) for r in table} >= {("LISTA", "tied"), ("LISTA", "untied"),
+                                                          ("ISTA", None)}
+    assert all(r["iterations"] == 2 for r in table)
+    assert "| lista-tutorial | LISTA | untied | 2 |" in (out / "compare.md").read_text()
+    assert (out / "compare.png").is_file() and (out / "lista-tutorial" / "report.md").is_file()
+
+
+def test_compare_unknown_plugin(tutorial, tmp_path):
+    reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins")])
+    with pytest.raises(PluginError, match="known plugins: lista-tutorial"):
+        compare(reg, ["nope"], quick=True, out=tmp_path / "c", device="cpu", seed=0, progress=False)
