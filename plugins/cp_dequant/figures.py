@@ -70,8 +70,11 @@ def mse_vs_inference(path: Path, task: Any, cfg: Any, trained: Mapping[str, Cham
 
 
 def sweep_figures(out: Path, rows: Sequence[Mapping[str, Any]], curves: Mapping[str, Any],
-                  baseline: Mapping[str, float]) -> list[Path]:
-    """Fig. 3 (test MSE vs L_train, classical/optimality, training-time bars) and Fig. 4."""
+                  baseline: Mapping[str, Any]) -> list[Path]:
+    """Fig. 3 (test MSE vs L_train, classical/optimality, training-time bars) and Fig. 4.
+
+    ``baseline``: "quantized" and "dct_optimality" MSEs, "dct_rows" (the untrained DCT rows).
+    """
     plt = _plt()
     bps = list(dict.fromkeys(r["backprop"] for r in rows))
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True,
@@ -87,7 +90,11 @@ def sweep_figures(out: Path, rows: Sequence[Mapping[str, Any]], curves: Mapping[
         w = [0.12 * L for L in Ls]
         bx.bar([L * (1 + 0.14 * (i - (len(bps) - 1) / 2)) for L in Ls],
                [r["train_seconds"] for r in rs], width=w, color=f"C{i}", label=bp)
-    for name, style in (("dct_classical", "--"), ("dct_optimality", "-.")):
+    dct = sorted(baseline.get("dct_rows", ()), key=lambda r: r["layers"])
+    if dct:
+        ax.plot([r["layers"] for r in dct], [r["mse_classical"] for r in dct], "--", color="k",
+                lw=0.8, label="DCT K, classical")
+    for name, style in (("dct_optimality", "-."),):
         if baseline.get(name) is not None:
             ax.axhline(baseline[name], color="k", ls=style, lw=0.8, label=name.replace("_", ", "))
     ax.set(xscale="log", ylabel="test MSE")

@@ -84,7 +84,8 @@ def run_sweep(task: Any, cfg: CPDConfig, out: Path, seed: int = 0,
                 {"rows": rows, "curves": curves, "baseline": baseline,
                  "test_frames": len(test)}, indent=1))
     trained = [r for r in rows if r["backprop"] in s.backprops]
-    return sweep_figures(out, trained, curves, {**baseline, "dct_classical": None})
+    dct_rows = [r for r in rows if r["backprop"] not in s.backprops]
+    return sweep_figures(out, trained, curves, {**baseline, "dct_rows": dct_rows})
 
 
 def _config_with(cfg: CPDConfig, layers: int, backprop: str) -> dict[str, Any]:
