@@ -114,7 +114,10 @@ class DequantTask(Task):
         paths.append(figures.mse_vs_inference(run_dir / "mse_vs_inference.png", self, cfg,
                                               trained, test_set))
         if cfg.sweep.enabled:
+            import shutil
+
             from unfold_plugins.cp_dequant.sweep import run_sweep
 
-            paths += run_sweep(self, cfg, run_dir / "sweep", progress=False)
+            for fig in run_sweep(self, cfg, run_dir / "sweep", progress=False):
+                paths.append(Path(shutil.copy(fig, run_dir / fig.name)))  # report links by name
         return paths

@@ -110,3 +110,17 @@ def test_sweep_trains_every_pair_and_writes_figures(tiny, tmp_path):
     assert all(r["mse_optimality"] > 0 for r in data["rows"])
     assert set(data["curves"]) == {"DCT", "full, L_train = 6", "frozen:4, L_train = 6"}
     assert [p.name for p in paths] == ["fig3_mse_vs_Ltrain.png", "fig4_mse_vs_Linference.png"]
+
+
+def test_paper_recipe_runs_the_sweep_and_its_report_links_resolve(tiny, tmp_path):
+    import re
+
+    recipe = plugin.recipe("cp-dequant-paper")
+    cfg = recipe.resolve(quick=True, overrides=[*TINY, "sweep.backprops=[\"frozen:4\"]",
+                                                 "sweep.layers=[3]", "eval.optimality=false"])
+    run = execute(plugin, recipe, cfg, tmp_path / "run", "cpu", tyings=recipe.tyings,
+                  progress=False)
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (run / "report.md").read_text())
+    assert "fig3_mse_vs_Ltrain.png" in links and "fig4_mse_vs_Linference.png" in links
+    assert all((run / link).is_file() for link in links)
+    assert json.loads((run / "sweep" / "sweep.json").read_text())["rows"][-1]["backprop"] == "frozen:4"
