@@ -53,6 +53,9 @@ def _loop(step: StepFn, state: Any, start: int, stop: int, callback: Callback) -
 class Backprop:
     """Base class: how gradients flow through the unrolled loop."""
 
+    #: whether the backward pass calls the step function again (checkpointing)
+    recomputes = False
+
     def run(self, step: StepFn, state: Any, n: int, callback: Callback = None) -> Any:
         raise NotImplementedError
 
@@ -94,6 +97,8 @@ class Truncated(Backprop):
 
 class Checkpointed(Backprop):
     """Exact gradients, recomputing each segment of layers in the backward pass."""
+
+    recomputes = True
 
     def __init__(self, segment: int | None = None) -> None:
         if segment is not None and (not isinstance(segment, int) or segment < 1):

@@ -115,6 +115,7 @@ class Unroller(nn.Module, ABC):
         self.specs = dict(self.param_specs())
         self.constraints = {k: as_constraint(s.constraint) for k, s in self.specs.items()}
         self.raw = nn.ParameterDict()
+        self._groups: dict[str, tuple[torch.Tensor, ...]] | None = None
         groups = self.tying.n_groups(n_layers)
         for name, spec in self.specs.items():
             r = spec.initial_raw()
@@ -166,8 +167,13 @@ class Unroller(nn.Module, ABC):
 
     # -- parameters ---------------------------------------------------------------------------
     def theta(self, t: int) -> Theta:
-        """Constrained parameters of layer t (t may exceed n_layers: the stack repeats)."""
+        """Constrained parameters of layer t (t may exceed n_layers: the stack repeats).
+
+        During ``run`` every parameter is constrained and split into its groups once per
+        forward pass, so backward does not allocate a full-size gradient per layer."""
         g = self.tying.group(t, self.n_layers)
+        if self._groups is not None:
+            return Theta({k: v[g] for k, v in self._groups.items()})
         return Theta({k: self.constraints[k].forward(r[g]) for k, r in self.raw.items()})
 
     def value(self, name: str) -> torch.Tensor:
@@ -198,7 +204,13 @@ class Unroller(nn.Module, ABC):
         def one(s: Any, t: int) -> Any:
             return self.step(s, self.theta(t), problem)
 
-        return self.backprop.run(one, state, n, callback)
+        if self.backprop.recomputes:  # the backward pass replays step(): θ must come from raw
+            return self.backprop.run(one, state, n, callback)
+        self._groups = {k: self.constraints[k].forward(r).unbind(0) for k, r in self.raw.items()}
+        try:
+            return self.backprop.run(one, state, n, callback)
+        finally:
+            self._groups = None
 
     def forward(self, problem: Any, n_iter: int | None = None) -> Any:
         return self.readout(self.run(problem, n_iter), problem)

@@ -101,7 +101,6 @@ class ChambollePock(Unroller):
             "scale": Param(scale, Interval(0.0, 1.0), (), trainable=learn_steps, doc="√(στ)‖K‖"),
         }
         self._norm_cache: tuple[int, int, Tensor] | None = None
-        self._groups: dict[str, tuple[Tensor, ...]] | None = None
         bp = parse_cp_backprop(backprop) if backprop is not None else None
         if isinstance(bp, FrozenJacobian) and Tying.parse(tying).kind != "tied":
             raise ValueError(f"backprop {bp.describe()} needs tying 'tied', got {tying!r}")
@@ -125,10 +124,7 @@ class ChambollePock(Unroller):
     def theta(self, t: int) -> Theta:
         """K, r, c of layer t plus the step sizes σ, τ derived from ‖K‖₂."""
         g = self.tying.group(t, self.n_layers)
-        if self._groups is None:
-            th = super().theta(t)
-        else:
-            th = Theta({k: self.constraints[k].forward(v[g]) for k, v in self._groups.items()})
+        th = super().theta(t)  # the core splits the groups once per forward pass
         norm = self.norms()[g]
         th["sigma"], th["tau"] = step_sizes(norm, th.ratio, th.scale)
         return th
@@ -151,15 +147,7 @@ class ChambollePock(Unroller):
             if callback is not None:
                 raise ValueError("the frozen-Jacobian backprop does not take a callback")
             return frozen_run(self, problem, self.n_layers if n_iter is None else n_iter)
-        if self.tying.kind == "tied" or not torch.is_grad_enabled():
-            return super().run(problem, n_iter, callback)
-        # Untied: split each raw parameter once per forward pass, so the backward pass stacks
-        # the per-layer gradients once instead of scattering a full-size zero tensor per layer.
-        self._groups = {k: r.unbind(0) for k, r in self.raw.items()}
-        try:
-            return super().run(problem, n_iter, callback)
-        finally:
-            self._groups = None
+        return super().run(problem, n_iter, callback)
 
     @classmethod
     def example(cls, tying: str = "tied") -> tuple[ChambollePock, CPProblem]:
