@@ -8,7 +8,7 @@ so a constraint holds exactly whatever the optimiser does (no clamping after the
 
     \\text{positive: } θ = \\operatorname{softplus}(r), \\qquad
     \\text{negative: } θ = -\\operatorname{softplus}(r), \\qquad
-    \\text{interval}(a, b): θ = a + (b - a)\\,σ(r).
+    \\text{interval}(a, b): θ = a + (b - a)\\,σ(r), \\qquad \\text{log-positive: } θ = e^r.
 
 A constraint is any object with ``forward(raw) -> value`` and ``inverse(value) -> raw``; plugins
 may define their own (the APL activation uses w = −w̃², see ``unfold.nn.apl``).
@@ -76,6 +76,21 @@ class Negative:
         return Positive().inverse(-value)
 
 
+class LogPositive:
+    """θ = exp(r) > 0: Adam moves θ by relative steps, and a multiplicative update θ ∘ ρ is
+    the additive step r + log ρ (suits step-size ratios and non-negative NMF bases)."""
+
+    name = "log-positive"
+
+    def forward(self, raw: Tensor) -> Tensor:
+        return torch.exp(raw)
+
+    def inverse(self, value: Tensor) -> Tensor:
+        if bool((value <= 0).any()):
+            raise ValueError("a log-positive parameter needs an initial value > 0")
+        return torch.log(value)
+
+
 @dataclass(frozen=True)
 class Interval:
     """θ = lo + (hi − lo)·sigmoid(r) ∈ (lo, hi)."""
@@ -105,6 +120,7 @@ _NAMED: dict[str, Callable[[], Constraint]] = {
     "none": Unconstrained,
     "positive": Positive,
     "negative": Negative,
+    "log-positive": LogPositive,
 }
 
 Init = Union[float, Tensor, Callable[[tuple[int, ...]], Tensor]]  # noqa: UP007 (runtime alias, py3.10)

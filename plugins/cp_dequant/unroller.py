@@ -26,24 +26,10 @@ from unfold_plugins.cp_dequant.cp import cp_step, dct_matrix, spectral_norm, ste
 from unfold_plugins.cp_dequant.frozen import FrozenJacobian, frozen_run, parse_cp_backprop
 
 from unfold.backprop import Backprop
-from unfold.params import Interval, Param
+from unfold.params import Interval, LogPositive, Param
 from unfold.unroller import Theta, Tying, Unroller
 
 Tensor = torch.Tensor
-
-
-class LogScale:
-    """r = exp(raw) > 0: a ratio of order 100 moves by relative steps under Adam."""
-
-    name = "log-scale"
-
-    def forward(self, raw: Tensor) -> Tensor:
-        return torch.exp(raw)
-
-    def inverse(self, value: Tensor) -> Tensor:
-        if bool((value <= 0).any()):
-            raise ValueError("the step ratio σ/τ needs an initial value > 0")
-        return torch.log(value)
 
 
 @dataclass
@@ -97,7 +83,7 @@ class ChambollePock(Unroller):
         self.learn_steps, self.step_grad = learn_steps, step_grad
         self._specs = {
             "K": Param(K0, None, (k, n), doc="analysis operator, rows = atoms"),
-            "ratio": Param(ratio, LogScale(), (), trainable=learn_steps, doc="σ/τ"),
+            "ratio": Param(ratio, LogPositive(), (), trainable=learn_steps, doc="σ/τ"),
             "scale": Param(scale, Interval(0.0, 1.0), (), trainable=learn_steps, doc="√(στ)‖K‖"),
         }
         self._norm_cache: tuple[int, int, Tensor] | None = None

@@ -34,24 +34,10 @@ import torch
 from unfold_plugins.deep_nmf.features import stack_context
 from unfold_plugins.deep_nmf.snmf import EPS, normalize_columns, update_h
 
-from unfold.params import Param
+from unfold.params import LogPositive, Param
 from unfold.unroller import Theta, Unroller
 
 Tensor = torch.Tensor
-
-
-class LogPositive:
-    """W = exp(r) > 0: a multiplicative update W ∘ ρ is the additive step r + log ρ."""
-
-    name = "log-positive"
-
-    def forward(self, raw: Tensor) -> Tensor:
-        return torch.exp(raw)
-
-    def inverse(self, value: Tensor) -> Tensor:
-        if bool((value <= 0).any()):
-            raise ValueError("log-positive parameter needs an initial value > 0")
-        return torch.log(value)
 
 
 @dataclass

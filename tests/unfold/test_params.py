@@ -1,13 +1,14 @@
 import pytest
 import torch
 
-from unfold.params import Interval, Negative, Param, Positive, as_constraint
+from unfold.params import Interval, LogPositive, Negative, Param, Positive, as_constraint
 
 
 @pytest.mark.parametrize("c, values", [
     (Positive(), [1e-4, 0.5, 3.0, 80.0]),
     (Negative(), [-1e-3, -2.0, -50.0]),
     (Interval(-1.0, 2.0), [-0.9, 0.0, 1.99]),
+    (LogPositive(), [1e-3, 1.0, 100.0]),
 ])
 def test_constraint_round_trip(c, values):
     v = torch.tensor(values, dtype=torch.float64)
