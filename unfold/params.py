@@ -30,7 +30,8 @@ Tensor = torch.Tensor
 class Constraint(Protocol):
     """Maps an unconstrained raw tensor to the constrained value, and back."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def forward(self, raw: Tensor) -> Tensor: ...
 
