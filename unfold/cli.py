@@ -119,11 +119,8 @@ def dispatch(args: argparse.Namespace, registry: Registry) -> int:
     return int(args.plugin_run(args) or 0)
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [UserError, PluginError, ValueError, FileNotFoundError,
-                                         PermissionError, NotADirectoryError, FileExistsError,
-                                         FloatingPointError]
-    return tuple(errors)
+USER_ERRORS = (UserError, PluginError, ValueError, FileNotFoundError, PermissionError,
+               NotADirectoryError, FileExistsError, FloatingPointError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("unfold: interrupted; finished epochs are saved in the run's checkpoints "
               "(continue with --resume --out DIR)", file=sys.stderr)
         return 130
-    except _user_errors() as e:
+    except USER_ERRORS as e:
         if os.environ.get("UNFOLD_DEBUG"):
             raise
         msg: Any = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

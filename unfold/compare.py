@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from unfold.plugin import PluginError, Registry
-from unfold.report import _plt, fmt
+from unfold.report import fmt, pyplot
 from unfold.run import prepare_run_dir, run_recipe, write_json
 
 
@@ -63,7 +63,7 @@ def compare(registry: Registry, names: list[str], quick: bool, out: Path | None,
 
 
 def _figure(path: Path, table: list[dict[str, Any]]) -> None:
-    plt = _plt()
+    plt = pyplot()
     plugins = list(dict.fromkeys(r["plugin"] for r in table))
     fig, axes = plt.subplots(1, len(plugins), figsize=(4 * len(plugins), 3.5), squeeze=False)
     for ax, name in zip(axes[0], plugins):

@@ -14,7 +14,8 @@ from typing import Any
 from unfold.train import History
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the non-interactive Agg backend (imported on first use)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,14 +24,8 @@ def _plt() -> Any:
     return plt
 
 
-def _label(row: Mapping[str, Any]) -> str:
-    from unfold.run import method_label
-
-    return method_label(row)
-
-
 def training_curves(path: Path, histories: Mapping[str, History]) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, (tying, h) in enumerate(histories.items()):
         ep = [e.epoch + 1 for e in h.epochs]
@@ -46,20 +41,27 @@ def training_curves(path: Path, histories: Mapping[str, History]) -> Path:
     return path
 
 
-def metric_vs_iterations(path: Path, rows: Sequence[Mapping[str, Any]], metric: str) -> Path:
-    plt = _plt()
-    families: dict[str, list[tuple[int, float]]] = {}
+def metric_vs_iterations(path: Path, rows: Sequence[Mapping[str, Any]], metric: str,
+                         title: str = "", xlabel: str = "layers / iterations") -> Path:
+    """Mean of ``metric`` against iterations per method, quartiles as a band."""
+    plt = pyplot()
+    families: dict[str, list[tuple[int, Mapping[str, float]]]] = {}
     for r in rows:
         if metric in r["metrics"]:
             key = r["name"] + (f" {r['tying']}" if r["tying"] else "")
-            families.setdefault(key, []).append((r["iterations"], r["metrics"][metric]["mean"]))
+            families.setdefault(key, []).append((r["iterations"], r["metrics"][metric]))
     fig, ax = plt.subplots(figsize=(6, 4))
-    for key, pts in families.items():
-        pts.sort()
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=key)
+    for i, (key, pts) in enumerate(sorted(families.items())):
+        pts.sort(key=lambda p: p[0])
+        it = [p[0] for p in pts]
+        ax.plot(it, [p[1]["mean"] for p in pts], f"C{i}-o", ms=3, label=key)
+        ax.fill_between(it, [p[1]["q1"] for p in pts], [p[1]["q3"] for p in pts],
+                        color=f"C{i}", alpha=0.15)
     ax.set_xscale("log")
-    ax.set_xlabel("layers / iterations")
-    ax.set_ylabel(f"mean {metric}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{metric}: mean, band = quartiles")
+    if title:
+        ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -69,7 +71,7 @@ def metric_vs_iterations(path: Path, rows: Sequence[Mapping[str, Any]], metric: 
 
 
 def boxplot(path: Path, per_item: Mapping[str, Mapping[str, Sequence[float]]], metric: str) -> Path:
-    plt = _plt()
+    plt = pyplot()
     labels = [k for k, v in per_item.items() if metric in v]
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(labels)), 4))
     ax.boxplot([per_item[k][metric] for k in labels])

@@ -15,16 +15,8 @@ from unfold_plugins.admm_pr.admm import ADMM, admm_init
 from unfold_plugins.admm_pr.divergence import kl, learned_divergence
 from unfold_plugins.admm_pr.uadmm import UADMM
 
+from unfold.report import metric_vs_iterations, pyplot
 from unfold.run import method_label
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 @torch.no_grad()
@@ -55,7 +47,7 @@ def training_curves(path: Path, run_dir: Path, refs: Mapping[int, float]) -> Pat
         for r in csv.DictReader(f):
             rows.setdefault(r["model"], []).append(
                 (int(r["epoch"]), float(r["train_loss"]), float(r["val_loss"])))
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, (tying, rs) in enumerate(rows.items()):
         ax.plot([r[0] for r in rs], [r[1] for r in rs], f"C{i}-", label=f"UADMM {tying} train")
@@ -82,7 +74,7 @@ def boxplots(path: Path, run_dir: Path, results: Mapping[str, Any], depth: int) 
     keep = [r for r in rows if r["iterations"] == depth
             or (not r["trained"] and r["iterations"] == longest[r["name"]])]
     labels = [method_label(r) for r in keep]
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(labels)), 4))
     ax.boxplot([per_item[k]["stoi"] for k in labels])
     ax.set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right", fontsize=8)
@@ -94,35 +86,11 @@ def boxplots(path: Path, run_dir: Path, results: Mapping[str, Any], depth: int) 
     return path
 
 
-def stoi_vs_iterations(path: Path, results: Mapping[str, Any]) -> Path:
-    curves: dict[str, list[tuple[int, dict[str, float]]]] = {}
-    for r in results["methods"]:
-        key = r["name"] + (f" {r['tying']}" if r["tying"] else "")
-        curves.setdefault(key, []).append((r["iterations"], r["metrics"]["stoi"]))
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (key, pts) in enumerate(sorted(curves.items())):
-        pts.sort()
-        it = [p[0] for p in pts]
-        ax.plot(it, [p[1]["mean"] for p in pts], f"C{i}-o", ms=3, label=key)
-        ax.fill_between(it, [p[1]["q1"] for p in pts], [p[1]["q3"] for p in pts],
-                        color=f"C{i}", alpha=0.15)
-    ax.set_xscale("log")
-    ax.set_xlabel("iterations / layers (UADMM iterated past its depth)")
-    ax.set_ylabel("STOI: mean, band = quartiles")
-    ax.set_title("STOI against iterations (Fig. 4)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 @torch.no_grad()
 def divergences(path: Path, trained: Mapping[str, UADMM], rho: float) -> Path:
     y = torch.linspace(0.02, 3.0, 300, dtype=torch.float64)
     r = torch.tensor(1.0, dtype=torch.float64)
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(y, 0.5 * (y - 1) ** 2, "k-", lw=2, label="quadratic ½(y−1)²")
     ax.plot(y, kl(y, r), "k--", lw=2, label="KL(y|1)")
@@ -153,7 +121,10 @@ def make_figures(task: Any, run_dir: Path, results: Mapping[str, Any], cfg: Any,
                                    admm_reference_losses(task, cfg)))
     if (run_dir / "per_item.json").is_file():
         out.append(boxplots(run_dir / "fig3_boxplots.png", run_dir, results, cfg.model.layers))
-    out.append(stoi_vs_iterations(run_dir / "fig4_stoi_vs_iterations.png", results))
+    out.append(metric_vs_iterations(
+        run_dir / "fig4_stoi_vs_iterations.png", results["methods"], "stoi",
+        title="STOI against iterations (Fig. 4)",
+        xlabel="iterations / layers (UADMM iterated past its depth)"))
     if trained:
         out.append(divergences(run_dir / "fig5_divergences.png", trained, cfg.model.rho))
     return out

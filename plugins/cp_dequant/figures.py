@@ -11,14 +11,14 @@ from torch.utils.data import Dataset
 from unfold_plugins.cp_dequant.cp import dct_matrix
 from unfold_plugins.cp_dequant.unroller import ChambollePock
 
-from unfold.report import _plt
+from unfold.report import pyplot
 
 ROWS = (0, 3, 10, 40, 120)
 
 
 def k_rows(path: Path, trained: Mapping[str, ChambollePock], cfg: Any) -> Path:
     """Rows of the DCT and of each learned K (untied: its last layer), and K − DCT."""
-    plt = _plt()
+    plt = pyplot()
     n = cfg.data.frame
     dct = dct_matrix(n, cfg.model.k or n)
     Ks = {"DCT": dct, **{f"learned ({t})": m.value("K")[-1] for t, m in trained.items()}}
@@ -49,7 +49,7 @@ def mse_curve(model: ChambollePock, problem: Any, target: torch.Tensor, n_iter: 
 def mse_vs_inference(path: Path, task: Any, cfg: Any, trained: Mapping[str, ChambollePock],
                      test_set: Dataset, frames: int = 256) -> Path:
     """Fig. 4 for this run: MSE vs L_inference for the DCT and each learned K."""
-    plt = _plt()
+    plt = pyplot()
     batch = torch.stack([test_set[i] for i in range(min(frames, len(test_set)))])
     problem, target = task.problem(batch, cfg, torch.device("cpu"))
     n_iter = max(cfg.model.layers, *cfg.eval.depths)
@@ -75,7 +75,7 @@ def sweep_figures(out: Path, rows: Sequence[Mapping[str, Any]], curves: Mapping[
 
     ``baseline``: "quantized" and "dct_optimality" MSEs, "dct_rows" (the untrained DCT rows).
     """
-    plt = _plt()
+    plt = pyplot()
     bps = list(dict.fromkeys(r["backprop"] for r in rows))
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True,
                                  gridspec_kw={"height_ratios": [2, 1]})

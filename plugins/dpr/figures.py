@@ -11,17 +11,10 @@ from typing import Any
 
 import torch
 
+from unfold.report import pyplot
+
 from .data import SHAPES
 from .metrics import resolve_sign
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _device(trained: Mapping[str, torch.nn.Module]) -> torch.device:
@@ -56,7 +49,7 @@ def sweep(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module], ms: tuple
 
 
 def plot_sweep(path: Path, result: dict[str, Any]) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(6.5, 7), sharex=True)
     for i, (label, v) in enumerate(result["methods"].items()):
         style = "-" if "DPR" in label else "--"
@@ -82,7 +75,7 @@ def plot_grid(path: Path, task: Any, cfg: Any, trained: Mapping[str, torch.nn.Mo
     """Fig. 3: ground truth, then one row per method, for each m side by side."""
     from unfold.run import method_label
 
-    plt = _plt()
+    plt = pyplot()
     methods = figure_methods(task, cfg, trained)
     shape = SHAPES[cfg.data.dataset]
     count = min(count, cfg.data.n_test)
