@@ -159,6 +159,8 @@ def parse_value(cfg: Any, key: str, text: str) -> Any:
     value = _json_or_text(text)
     if isinstance(value, str) and "," in value:  # a,b,c: a list, each item parsed alone
         value = [_json_or_text(piece.strip()) for piece in text.split(",")]
+    if typing.get_origin(tp) in (tuple, list) and not isinstance(value, list):
+        value = [value]  # a single item of a list-valued key: --set eval.baselines=ADMM
     if tp is str or (typing.get_args(tp) and str in typing.get_args(tp)):
         if not isinstance(value, str) and not isinstance(value, list):
             value = text

@@ -23,6 +23,8 @@ def test_list_values(tutorial):
     assert parse_value(C(), "iters", "2,4") == [2, 4]
     assert parse_value(C(), "iters", "[2, 4]") == [2, 4]
     assert parse_value(C(), "names", "GLA,ADMM") == ["GLA", "ADMM"]
+    assert parse_value(C(), "names", "ADMM") == ["ADMM"]  # one item of a list-valued key
+    assert parse_value(C(), "iters", "15") == [15]
     full = tutorial.lista.resolve()
     assert full.data.n_train == 2000
 
