@@ -51,7 +51,7 @@ def build_uadmm(cfg: ADMMPRConfig, tying: str, n_layers: int | None = None) -> U
                  (m.bias_lo, m.bias_hi), m.beta_init)
 
 
-class PhaseRetrievalTask(Task):
+class PhaseRetrievalTask(Task[UADMM]):
     primary_metric = "stoi"
 
     def __init__(self) -> None:

@@ -37,7 +37,7 @@ def make_stft(sample_rate: int, window_ms: float = 25.0, hop_ms: float = 10.0) -
     return STFT(n_fft, round(hop_ms * sample_rate / 1000), "sqrt-hann", drop_nyquist=True)
 
 
-class DeepNMFTask(Task):
+class DeepNMFTask(Task[DeepNMF]):
     primary_metric = "sdr"
 
     def __init__(self) -> None:
@@ -151,7 +151,7 @@ class DeepNMFTask(Task):
             "input_snr": list(target.snr),
         }
 
-    def methods(self, cfg: Any, trained: Mapping[str, torch.nn.Module]) -> list[Method]:
+    def methods(self, cfg: Any, trained: Mapping[str, DeepNMF]) -> list[Method]:
         snmf = self.build_model(cfg, "tied")
         out = [Method(f"SNMF (C=0, K={snmf.n_layers})", snmf, snmf.n_layers, "tied")]
         for tying, model in trained.items():
