@@ -45,7 +45,7 @@ class DeepNMFTask(Task[DeepNMF]):
         self._mbp: list[MBP] = []
 
     # -- data ----------------------------------------------------------------------------------
-    def datasets(self, cfg: Any) -> Mapping[str, Dataset]:
+    def datasets(self, cfg: Any) -> Mapping[str, Mixtures]:
         from unfold.data import folder_corpus, speech_dataset
 
         d = cfg.data
