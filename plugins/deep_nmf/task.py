@@ -137,6 +137,7 @@ class DeepNMFTask(Task[DeepNMF]):
         """Waveforms ``(B, length)`` from speech magnitudes with the mixture phase."""
         stft = make_stft(cfg.data.sample_rate, cfg.model.window_ms, cfg.model.hop_ms)
         stft = stft.to(output.device)
+        assert problem.spec is not None  # set by ``problem``
         phase = problem.spec / problem.spec.abs().clamp_min(1e-12)
         return stft.inverse(output * phase, length)
 
