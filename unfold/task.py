@@ -12,12 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 from torch.utils.data import Dataset
 
 from unfold.unroller import Unroller
+
+#: the unroller class that ``Task.build_model`` returns and the other hooks are handed back
+ModelT = TypeVar("ModelT", bound=Unroller)
 
 
 @dataclass
@@ -43,8 +46,11 @@ class Method:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
 
-class Task(ABC):
-    """What a plugin writes for each recipe family. ``cfg`` is the recipe's config dataclass."""
+class Task(ABC, Generic[ModelT]):
+    """What a plugin writes for each recipe family. ``cfg`` is the recipe's config dataclass.
+
+    ``class MyTask(Task[MyUnroller])`` types the models handed back to it as ``MyUnroller``.
+    """
 
     #: name of the per-item metric that is "higher is better" and summarises a method
     primary_metric: str = "loss"
@@ -62,7 +68,7 @@ class Task(ABC):
         """(problem, target) on ``device`` from a collated batch."""
 
     @abstractmethod
-    def build_model(self, cfg: Any, tying: str) -> Unroller:
+    def build_model(self, cfg: Any, tying: str) -> ModelT:
         """The trainable model for one tying ("tied", "untied", "partial:C")."""
 
     @abstractmethod
@@ -73,18 +79,18 @@ class Task(ABC):
     def metrics(self, output: Any, target: Any, problem: Any, cfg: Any) -> dict[str, list[float]]:
         """Per-item evaluation metrics of one batch: name -> one value per item."""
 
-    def methods(self, cfg: Any, trained: Mapping[str, Unroller]) -> list[Method]:
+    def methods(self, cfg: Any, trained: Mapping[str, ModelT]) -> list[Method]:
         """Methods to evaluate: baselines and the trained models (by tying) at chosen depths."""
         return [
             Method(type(m).__name__, m, m.n_layers, tying, trained=True)
             for tying, m in trained.items()
         ]
 
-    def optimizer(self, cfg: Any, model: Unroller) -> torch.optim.Optimizer | None:
+    def optimizer(self, cfg: Any, model: ModelT) -> torch.optim.Optimizer | None:
         """A custom optimiser for ``model`` (e.g. multiplicative updates); None: train.optimizer."""
         return None
 
     def figures(self, run_dir: Path, results: dict[str, Any], cfg: Any,
-                trained: Mapping[str, Unroller], test_set: Dataset) -> list[Path]:
+                trained: Mapping[str, ModelT], test_set: Dataset) -> list[Path]:
         """Plugin-specific figures written into ``run_dir``; returns their paths."""
         return []

@@ -67,7 +67,7 @@ def training_curves(path: Path, run_dir: Path, refs: Mapping[int, float]) -> Pat
 def boxplots(path: Path, run_dir: Path, results: Mapping[str, Any], depth: int) -> Path:
     per_item = json.loads((run_dir / "per_item.json").read_text())
     rows = results["methods"]
-    longest = {}
+    longest: dict[str, int] = {}
     for r in rows:
         if not r["trained"]:
             longest[r["name"]] = max(longest.get(r["name"], 0), r["iterations"])

@@ -9,9 +9,9 @@ spectral convergence ‖|Ax| − r‖/‖r‖ and SNR (dB; blind to the sign amb
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import Dataset
@@ -35,7 +35,7 @@ class Indexed(Dataset):
         self.data, self.offset = data, SPLIT_CODE[split] * 10_000_000
 
     def __len__(self) -> int:
-        return len(self.data)  # type: ignore[arg-type]
+        return len(cast(Sized, self.data))
 
     def __getitem__(self, i: int) -> tuple[int, Tensor]:
         return self.offset + i, self.data[i]
@@ -51,7 +51,7 @@ def build_uadmm(cfg: ADMMPRConfig, tying: str, n_layers: int | None = None) -> U
                  (m.bias_lo, m.bias_hi), m.beta_init)
 
 
-class PhaseRetrievalTask(Task):
+class PhaseRetrievalTask(Task[UADMM]):
     primary_metric = "stoi"
 
     def __init__(self) -> None:

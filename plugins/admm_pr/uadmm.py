@@ -42,7 +42,7 @@ from unfold_plugins.admm_pr.admm import ADMMState, admm_init, admm_step
 from unfold_plugins.admm_pr.problem import PRProblem, example_problem
 
 from unfold.nn.apl import NegSquare, apl
-from unfold.params import Param, as_constraint
+from unfold.params import Constraint, Param, as_constraint
 from unfold.unroller import Theta, Unroller
 
 Tensor = torch.Tensor
@@ -52,8 +52,8 @@ R_FLOOR = 1e-6
 class Scaled:
     """Constraint c(s·raw): Adam's steps on the parameter are s times ``train.lr``."""
 
-    def __init__(self, inner: object, scale: float) -> None:
-        self.inner, self.scale = as_constraint(inner), scale  # type: ignore[arg-type]
+    def __init__(self, inner: Constraint | str | None, scale: float) -> None:
+        self.inner, self.scale = as_constraint(inner), scale
         self.name = f"{self.inner.name}*{scale:g}"
 
     def forward(self, raw: Tensor) -> Tensor:

@@ -37,7 +37,8 @@ def cp_step(
     """One iteration of Algorithm 1; returns (y⁺, ȳ⁺, ψ⁺)."""
     psi_new = torch.clamp(psi + sigma * (ybar @ K.T), -1.0, 1.0)
     d = y - tau * (psi_new @ K) - x
-    y_new = x + torch.clamp(d, -h, h)
+    # torch's clamp overloads take min and max both Tensors or both numbers; -h and h are one or the other
+    y_new = x + torch.clamp(d, -h, h)  # type: ignore[arg-type]
     return y_new, y_new + theta * (y_new - y), psi_new
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import Dataset
@@ -50,7 +50,7 @@ def mse_vs_inference(path: Path, task: Any, cfg: Any, trained: Mapping[str, Cham
                      test_set: Dataset, frames: int = 256) -> Path:
     """Fig. 4 for this run: MSE vs L_inference for the DCT and each learned K."""
     plt = pyplot()
-    batch = torch.stack([test_set[i] for i in range(min(frames, len(test_set)))])
+    batch = torch.stack([test_set[i] for i in range(min(frames, len(cast(Sized, test_set))))])
     problem, target = task.problem(batch, cfg, torch.device("cpu"))
     n_iter = max(cfg.model.layers, *cfg.eval.depths)
     dct = task.build_model(cfg, "tied", trainable=False)

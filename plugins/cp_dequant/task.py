@@ -58,7 +58,7 @@ def quantize_batch(frames: torch.Tensor, bits: int) -> CPProblem:
     return CPProblem(xq, torch.full((frames.shape[0], 1), eta / 2, dtype=frames.dtype))
 
 
-class DequantTask(Task):
+class DequantTask(Task[ChambollePock]):
     primary_metric = "snr_db"
 
     def datasets(self, cfg: CPDConfig) -> dict[str, Dataset]:

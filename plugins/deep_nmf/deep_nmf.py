@@ -85,6 +85,8 @@ class DeepNMF(Unroller):
         mu: sparsity weight μ.
     """
 
+    w_bar: Tensor  # buffer: the frozen SNMF bases
+
     def __init__(self, n_layers: int, w_bar: Tensor, n_speech: int, n_freq: int,
                  mu: float = 5.0, tying: str = "tied", backprop=None,
                  trainable: bool = True) -> None:

@@ -124,7 +124,7 @@ class MBP(torch.optim.Optimizer):
         self.batch: tuple[NMFProblem, Tensor] | None = None
 
     @torch.no_grad()
-    def step(self, closure=None):  # type: ignore[override]
+    def step(self, closure=None):
         if self.batch is not None:
             p, s = self.batch
             mbp_step(self.model, p, s, self.param_groups[0]["lr"])

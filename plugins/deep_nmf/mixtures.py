@@ -12,7 +12,8 @@ item by item. A user noise folder replaces the synthetic classes: random crops o
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
+from typing import cast
 
 import torch
 from torch.utils.data import Dataset
@@ -34,7 +35,7 @@ class Mixtures(Dataset):
         self.seed = (seed * 1_000_003 + zlib.crc32(split.encode())) % 2**62
 
     def __len__(self) -> int:
-        return len(self.speech) * (len(self.snrs) if self.every_snr else 1)
+        return len(cast(Sized, self.speech)) * (len(self.snrs) if self.every_snr else 1)
 
     def __getitem__(self, i: int) -> dict:
         if not 0 <= i < len(self):
@@ -44,7 +45,7 @@ class Mixtures(Dataset):
         snr = float(self.snrs[i % len(self.snrs)])
         g = torch.Generator().manual_seed(self.seed + i)
         if self.noise_clips is not None:
-            j = int(torch.randint(len(self.noise_clips), (), generator=g))
+            j = int(torch.randint(len(cast(Sized, self.noise_clips)), (), generator=g))
             clip = self.noise_clips[j]
             noise = torch.roll(clip, int(torch.randint(len(clip), (), generator=g)))
             noise = noise.repeat(-(-len(clean) // len(noise)))[: len(clean)]

@@ -18,6 +18,7 @@ TRAIN_NOISES and TEST_NOISES share no class, as in CHiME (test noise is unseen i
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 
@@ -72,8 +73,8 @@ def _hum(n: int, sample_rate: int, f0: float, n_harm: int, g: torch.Generator) -
     t = torch.arange(n, dtype=torch.float64) / sample_rate
     drift = 1 + 0.01 * torch.sin(2 * math.pi * _rand(g, 0.05, 0.3) * t)
     phase = 2 * math.pi * f0 * torch.cumsum(drift, 0) / sample_rate
-    x = sum(torch.sin(k * phase + _rand(g, 0, 6.28)) / k for k in range(1, n_harm + 1)
-            if k * f0 < sample_rate / 2)
+    x = cast(Tensor, sum(torch.sin(k * phase + _rand(g, 0, 6.28)) / k for k in range(1, n_harm + 1)
+                         if k * f0 < sample_rate / 2))  # f0 < Nyquist: never the empty sum 0
     return _unit_rms(x.float())
 
 

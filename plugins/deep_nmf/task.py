@@ -37,7 +37,7 @@ def make_stft(sample_rate: int, window_ms: float = 25.0, hop_ms: float = 10.0) -
     return STFT(n_fft, round(hop_ms * sample_rate / 1000), "sqrt-hann", drop_nyquist=True)
 
 
-class DeepNMFTask(Task):
+class DeepNMFTask(Task[DeepNMF]):
     primary_metric = "sdr"
 
     def __init__(self) -> None:
@@ -45,7 +45,7 @@ class DeepNMFTask(Task):
         self._mbp: list[MBP] = []
 
     # -- data ----------------------------------------------------------------------------------
-    def datasets(self, cfg: Any) -> Mapping[str, Dataset]:
+    def datasets(self, cfg: Any) -> Mapping[str, Mixtures]:
         from unfold.data import folder_corpus, speech_dataset
 
         d = cfg.data
@@ -137,6 +137,7 @@ class DeepNMFTask(Task):
         """Waveforms ``(B, length)`` from speech magnitudes with the mixture phase."""
         stft = make_stft(cfg.data.sample_rate, cfg.model.window_ms, cfg.model.hop_ms)
         stft = stft.to(output.device)
+        assert problem.spec is not None  # set by ``problem``
         phase = problem.spec / problem.spec.abs().clamp_min(1e-12)
         return stft.inverse(output * phase, length)
 
@@ -151,7 +152,7 @@ class DeepNMFTask(Task):
             "input_snr": list(target.snr),
         }
 
-    def methods(self, cfg: Any, trained: Mapping[str, torch.nn.Module]) -> list[Method]:
+    def methods(self, cfg: Any, trained: Mapping[str, DeepNMF]) -> list[Method]:
         snmf = self.build_model(cfg, "tied")
         out = [Method(f"SNMF (C=0, K={snmf.n_layers})", snmf, snmf.n_layers, "tied")]
         for tying, model in trained.items():

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from unfold.params import Param
 from unfold.unroller import Theta, Unroller
@@ -38,7 +39,7 @@ class LatentState:
 
 def negation_check(problem: PRProblem, z: torch.Tensor) -> torch.Tensor:
     """Each candidate z or −z, whichever has the lower f (Alg. 1, lines 3–5)."""
-    G, A, b = problem.G, problem.A, problem.b
+    G, A, b = check_prior(problem), problem.A, problem.b
     flip = latent_loss(G, A, b, -z) < latent_loss(G, A, b, z)
     return torch.where(flip.unsqueeze(-1), -z, z)
 
@@ -48,19 +49,22 @@ def dpr_step(problem: PRProblem, z: torch.Tensor, step: torch.Tensor, negation: 
     """One layer of Algorithm 1: optional negation check, then z − s ∇f(z)."""
     if negation:
         z = negation_check(problem, z)
-    return z - step * latent_grad(problem.G, problem.A, problem.b, z)
+    return z - step * latent_grad(check_prior(problem), problem.A, problem.b, z)
 
 
 def best_candidate(problem: PRProblem, z: torch.Tensor) -> torch.Tensor:
     """G(z) of the candidate with the lowest measurement loss, (batch, n)."""
-    y = problem.G(z)
-    idx = latent_loss(problem.G, problem.A, problem.b, z).argmin(dim=1)
+    G = check_prior(problem)
+    y = G(z)
+    idx = latent_loss(G, problem.A, problem.b, z).argmin(dim=1)
     return y[torch.arange(len(y)), idx]
 
 
-def check_prior(problem: PRProblem) -> None:
+def check_prior(problem: PRProblem) -> nn.Module:
+    """The generative prior G of ``problem``; a ValueError when it has none."""
     if problem.G is None:
         raise ValueError("DPR needs a generative prior: the problem has G=None")
+    return problem.G
 
 
 class DPR(Unroller):

@@ -45,7 +45,7 @@ class AdamState:
 
 def adam_step(problem: PRProblem, s: AdamState, lr: torch.Tensor, beta1: torch.Tensor | float = BETA1
               ) -> AdamState:
-    g = latent_grad(problem.G, problem.A, problem.b, s.z)
+    g = latent_grad(check_prior(problem), problem.A, problem.b, s.z)
     t = s.t + 1
     c1 = s.c1 * beta1
     m = beta1 * s.m + (1 - beta1) * g

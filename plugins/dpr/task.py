@@ -61,7 +61,7 @@ def generator_settings(cfg: DPRConfig) -> tuple[int, tuple[int, ...], int]:
     return (g.latent or k, tuple(g.hidden) or hidden, g.epochs if g.epochs is not None else epochs)
 
 
-class DPRTask(Task):
+class DPRTask(Task[DPR | DPRAdam]):
     primary_metric = "ssim"
 
     def __init__(self) -> None:
@@ -142,7 +142,7 @@ class DPRTask(Task):
         return {"mse": metrics.mse(output, target).tolist(),
                 "ssim": metrics.ssim(output, target, SHAPES[cfg.data.dataset]).tolist()}
 
-    def methods(self, cfg: DPRConfig, trained: Mapping[str, DPR]) -> list[Method]:
+    def methods(self, cfg: DPRConfig, trained: Mapping[str, DPR | DPRAdam]) -> list[Method]:
         e, L = cfg.eval, cfg.model.layers
         adam = DPRAdam(lr=e.dpr_lr)
         gd = DPR(1, trainable=False, step=e.gd_step, negation=cfg.model.negation)
@@ -155,7 +155,7 @@ class DPRTask(Task):
         return out
 
     def figures(self, run_dir: Path, results: dict[str, Any], cfg: DPRConfig,
-                trained: Mapping[str, DPR], test_set: Dataset) -> list[Path]:
+                trained: Mapping[str, DPR | DPRAdam], test_set: Dataset) -> list[Path]:
         from .figures import dpr_figures
 
         return dpr_figures(self, run_dir, cfg, trained)

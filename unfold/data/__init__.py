@@ -6,8 +6,6 @@ the speech onset and scaled to peak 0.9 (see :mod:`unfold.data.clips`).
 
 from __future__ import annotations
 
-from torch.utils.data import Dataset
-
 from unfold.data.clips import SpeechClips
 from unfold.data.espeak import SPLITS, espeak_corpus
 from unfold.data.folder import folder_corpus
@@ -26,7 +24,7 @@ def speech_dataset(
     seconds: float = 2.0,
     seed: int = 0,
     voices: list[str] | None = None,
-) -> Dataset:
+) -> SpeechClips:
     """The ``split`` of a speech corpus: eSpeak when ``root`` is None, else the folder ``root``.
 
     ``n``: number of utterances (required for eSpeak; None takes every usable file of a folder).
