@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from unfold.recipe import ConfigError, TrainConfig
 
@@ -107,7 +107,8 @@ class EvalConfig:
     af_iterations: int = 500
     af_mu: float = 0.9
     sparta_iterations: int = 300
-    sparsity: int = 16  # SPARTA's s (DCT coefficients kept)
+    sparsity: int | None = None  # SPARTA's s; None: chosen on the valid split at each m
+    sparsity_grid: tuple[int, ...] = (4, 8, 12, 16, 24, 32)  # candidates for that choice
     sweep_m: tuple[int, ...] = ()  # Fig. 2: every method at these m (empty: no sweep)
     grid_m: tuple[int, ...] = ()  # Fig. 3: reconstructions at these m (empty: data.m)
     sweep_images: int = 20
@@ -115,10 +116,13 @@ class EvalConfig:
     def validate(self) -> None:
         if not (self.dpr_lr > 0 and self.gd_step > 0 and self.af_mu > 0):
             raise ConfigError("eval.dpr_lr, eval.gd_step and eval.af_mu must be > 0")
-        for key in ("dpr_iterations", "af_iterations", "sparta_iterations", "sparsity",
-                    "sweep_images"):
+        for key in ("dpr_iterations", "af_iterations", "sparta_iterations", "sweep_images"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"eval.{key} must be >= 1, got {getattr(self, key)}")
+        if self.sparsity is not None and self.sparsity < 1:
+            raise ConfigError(f"eval.sparsity must be >= 1 or none (choose on valid), got {self.sparsity}")
+        if not self.sparsity_grid or min(self.sparsity_grid) < 1:
+            raise ConfigError(f"eval.sparsity_grid needs values >= 1, got {list(self.sparsity_grid)}")
         if any(m < 1 for m in (*self.sweep_m, *self.grid_m)):
             raise ConfigError("eval.sweep_m and eval.grid_m need m >= 1")
 
@@ -137,8 +141,14 @@ class DPRConfig:
         if k is not None and k > self.data.n:
             raise ConfigError(f"generator.latent k={k} exceeds the signal dimension "
                               f"n={self.data.n} of data.dataset={self.data.dataset}; need k <= n")
-        if self.eval.sparsity > self.data.n:
-            raise ConfigError(f"eval.sparsity={self.eval.sparsity} exceeds n={self.data.n}")
+        s = max(self.eval.sparsity or 0, *self.eval.sparsity_grid)
+        if s > self.data.n:
+            raise ConfigError(f"eval.sparsity / eval.sparsity_grid: s={s} exceeds n={self.data.n}")
+
+
+def at_m(cfg: DPRConfig, m: int) -> DPRConfig:
+    """A shallow copy of ``cfg`` with data.m = m (test and valid problems at m)."""
+    return replace(cfg, data=replace(cfg.data, m=m))
 
 
 def sweep_config() -> DPRConfig:

@@ -1,11 +1,14 @@
 """The paper's figures from a run: Fig. 2 (error and SSIM against m, every method) and Fig. 3
 (reconstructions at two values of m). Both reuse the core's ``unfold.run.evaluate`` on fresh
-held-out test problems at each m (same images, same seeds as the run's test split)."""
+held-out test problems at each m (same images, same seeds as the run's test split). SPARTA's s
+is chosen on the valid split at each m (``DPRTask.sparsity``), recorded in ``sweep.json`` and in
+Fig. 3's column titles."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import torch
 
 from unfold.report import pyplot
 
+from .config import at_m
 from .data import SHAPES
 from .metrics import resolve_sign
 
@@ -25,24 +29,33 @@ def _device(trained: Mapping[str, torch.nn.Module]) -> torch.device:
 
 
 def figure_methods(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module]) -> list[Any]:
-    """The task's methods, trained models at their trained depth only."""
+    """The task's methods at cfg.data.m, trained models at their trained depth only."""
     return [m for m in task.methods(cfg, trained)
             if not m.trained or m.iterations == cfg.model.layers]
 
 
+def family_label(row: Mapping[str, Any]) -> str:
+    """``method_label`` without SPARTA's " s=<s>", which may differ from one m to the next."""
+    from unfold.run import method_label
+
+    return method_label({**row, "name": row["name"].split(" s=")[0]})
+
+
 def sweep(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module], ms: tuple[int, ...]
           ) -> dict[str, Any]:
-    """{"m": [...], "methods": {label: {"mse": [...], "ssim": [...]}}}: means per m."""
-    from unfold.run import evaluate, method_label
+    """{"m": [...], "methods": {label: {"mse": [...], "ssim": [...]}}, "sparta": [...]}: means
+    per m; "sparta" holds SPARTA's s at each m and the valid errors it was chosen by."""
+    from unfold.run import evaluate
 
-    methods = figure_methods(task, cfg, trained)
     out: dict[str, Any] = {"m": list(ms), "n": cfg.data.n, "images": cfg.eval.sweep_images,
-                           "signals": cfg.data.signals, "methods": {}}
+                           "signals": cfg.data.signals, "methods": {}, "sparta": []}
     for m in ms:
+        methods = figure_methods(task, at_m(cfg, m), trained)
+        out["sparta"].append(asdict(task.sparsity(at_m(cfg, m), m)))
         data = task.split(cfg, "test", ms=(m,), count=cfg.eval.sweep_images)
         rows, _ = evaluate(task, cfg, methods, data, _device(trained), cfg.train.batch_size)
         for r in rows:
-            entry = out["methods"].setdefault(method_label(r), {"mse": [], "ssim": []})
+            entry = out["methods"].setdefault(family_label(r), {"mse": [], "ssim": []})
             for k in ("mse", "ssim"):
                 entry[k].append(r["metrics"][k]["mean"])
     return out
@@ -51,8 +64,10 @@ def sweep(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module], ms: tuple
 def plot_sweep(path: Path, result: dict[str, Any]) -> Path:
     plt = pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(6.5, 7), sharex=True)
+    s = "/".join(str(c["s"]) for c in result.get("sparta", []))
     for i, (label, v) in enumerate(result["methods"].items()):
         style = "-" if "DPR" in label else "--"
+        label += f" (s = {s} on valid)" if label.startswith("SPARTA") and s else ""
         axes[0].plot(result["m"], v["mse"], style, marker="o", color=f"C{i % 10}", label=label)
         axes[1].plot(result["m"], v["ssim"], style, marker="o", color=f"C{i % 10}")
     axes[0].set_yscale("log")
@@ -73,8 +88,6 @@ def plot_sweep(path: Path, result: dict[str, Any]) -> Path:
 def plot_grid(path: Path, task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module],
               ms: tuple[int, ...], count: int = 6) -> Path:
     """Fig. 3: ground truth, then one row per method, for each m side by side."""
-    from unfold.run import method_label
-
     plt = pyplot()
     methods = figure_methods(task, cfg, trained)
     shape = SHAPES[cfg.data.dataset]
@@ -83,6 +96,7 @@ def plot_grid(path: Path, task: Any, cfg: Any, trained: Mapping[str, torch.nn.Mo
                              figsize=(2.2 + 1.1 * count * len(ms), 0.9 * (len(methods) + 1)),
                              squeeze=False)
     for j, m in enumerate(ms):
+        methods = figure_methods(task, at_m(cfg, m), trained)
         data = task.split(cfg, "test", ms=(m,), count=count)
         problem, y0 = task.problem(task.collate([data[i] for i in range(count)]), cfg,
                                    _device(trained))
@@ -90,7 +104,7 @@ def plot_grid(path: Path, task: Any, cfg: Any, trained: Mapping[str, torch.nn.Mo
         with torch.no_grad():
             for meth in methods:
                 x = resolve_sign(meth(problem), y0)
-                rows.append((method_label({"name": meth.name, "tying": meth.tying,
+                rows.append((family_label({"name": meth.name, "tying": meth.tying,
                                            "iterations": meth.iterations}), x))
         for i, (label, x) in enumerate(rows):
             tiles = x.detach().cpu().clamp(0, 1).reshape(count, *shape)
@@ -103,7 +117,7 @@ def plot_grid(path: Path, task: Any, cfg: Any, trained: Mapping[str, torch.nn.Mo
             if j == 0:
                 ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
             if i == 0:
-                ax.set_title(f"m = {m}", fontsize=9)
+                ax.set_title(f"m = {m} (SPARTA s = {task.sparsity(at_m(cfg, m), m).s})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

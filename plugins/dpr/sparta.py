@@ -17,15 +17,24 @@ measurements read b = |A y| = |B v| with B = A Ψ^T, and SPARTA recovers an s-sp
 
 with μ = 1 and γ = 0.7 (the paper's values, rescaled to N(0, 1/m) rows). The step is divided by
 ‖A‖² = ‖B‖² (≈ 1 for m ≫ n): with the paper's plain μ = 1 the iteration diverges when m is
-not much larger than s. Output: y = Ψ^T v, up
-to a global sign. State: v (batch, n). The sparsity s is a fixed setting (not chosen by the
-error to the ground truth, unlike the paper's experiments).
+not much larger than s. Output: y = Ψ^T v, up to a global sign. State: v (batch, n).
+
+The sparsity s is a setting of the model. The dpr recipes choose it on the **valid** split
+V_m (the valid problems at m), from a grid S, by the mean per-pixel MSE (``SparsityChoice``):
+
+.. math::
+
+    \\hat s(m) = \\arg\\min_{s ∈ S} \\frac{1}{|V_m|} \\sum_{(A, y_0) ∈ V_m}
+    \\mathrm{MSE}\\big(\\mathrm{SPARTA}_s(A, |A y_0|),\\, y_0\\big)
+
+(ties go to the smaller s), never on the test split. (The paper runs a range of s and keeps
+the reconstruction with the lowest error to the true test image: an oracle.)
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -83,6 +92,31 @@ def sparta_step(B: torch.Tensor, b: torch.Tensor, v: torch.Tensor, mu: torch.Ten
     active = (Bv.abs() >= b / (1 + GAMMA)).to(v.dtype)
     r = active * (Bv - b * torch.sign(Bv))
     return hard_threshold(v - mu * (r.unsqueeze(1) @ B).squeeze(1), s)
+
+
+@dataclass(frozen=True)
+class SparsityChoice:
+    """SPARTA's s at m measurements: fixed (``valid_mse`` empty) or ``best`` of a grid by the
+    mean per-pixel MSE on ``items`` valid problems (ties: the smaller s; NaN counts as +inf)."""
+
+    m: int
+    s: int
+    valid_mse: dict[int, float] = field(default_factory=dict)
+    items: int = 0
+
+    @classmethod
+    def best(cls, m: int, valid_mse: dict[int, float], items: int) -> SparsityChoice:
+        if not valid_mse:
+            raise ValueError("SparsityChoice.best needs at least one candidate s")
+        s = min(valid_mse, key=lambda k: (math.inf if math.isnan(valid_mse[k]) else valid_mse[k], k))
+        return cls(m, s, dict(valid_mse), items)
+
+    def note(self) -> str:
+        if not self.valid_mse:
+            return f"SPARTA at m = {self.m}: s = {self.s}, fixed by eval.sparsity."
+        table = ", ".join(f"s={k}: {v:.4f}" for k, v in sorted(self.valid_mse.items()))
+        return (f"SPARTA at m = {self.m}: s = {self.s}, the lowest mean MSE on {self.items} "
+                f"valid-split problems over eval.sparsity_grid ({table}).")
 
 
 @dataclass

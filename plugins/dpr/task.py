@@ -7,17 +7,24 @@ possible. Training problems use "train" images (or fresh G(z0)).
 
 Every item is generated from its own seed (split, index): the same A, b and initial codes z_1
 whatever the batch size or order.
+
+SPARTA's sparsity s (unless ``eval.sparsity`` fixes it) is chosen at each m on the valid split
+(``DPRTask.sparsity``); the method is named "SPARTA s=<s>", and the run's report notes the
+choice and its valid errors (``sparta_sparsity.json``; per m of the sweep in ``sweep.json``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
+from unfold.run import evaluate
 from unfold.task import Method, Task
 
 from . import metrics
@@ -29,7 +36,7 @@ from .dpr_adam import DPRAdam
 from .generator import Generator, cached_generator
 from .objective import amplitude_loss
 from .problem import PRProblem, collate, gaussian_matrix, measure
-from .sparta import SPARTA
+from .sparta import SPARTA, SparsityChoice
 
 _SPLIT_SEED = {"train": 1, "valid": 2, "test": 3}
 _DEFAULTS = {"digits": (10, (100, 100), 150), "mnist": (20, (500, 500), 20)}
@@ -68,6 +75,7 @@ class DPRTask(Task[DPR | DPRAdam]):
         self._images: dict[str, torch.Tensor] | None = None
         self._G: Generator | None = None
         self._key: tuple[Any, ...] | None = None
+        self._sparsity: dict[tuple[Any, ...], SparsityChoice] = {}
 
     # -- data -----------------------------------------------------------------------------------
     def _load(self, cfg: DPRConfig) -> tuple[dict[str, torch.Tensor], Generator]:
@@ -122,6 +130,22 @@ class DPRTask(Task[DPR | DPRAdam]):
         p = PRProblem(batch["A"], batch["b"], batch["m"], batch["z_init"], self.generator(cfg))
         return p.to(device), batch["y0"].to(device)
 
+    def sparsity(self, cfg: DPRConfig, m: int) -> SparsityChoice:
+        """SPARTA's s at m: ``eval.sparsity`` if set, else the ``eval.sparsity_grid`` value with the
+        lowest mean MSE over the valid problems at m (data.n_valid of them). Cached."""
+        e = cfg.eval
+        if e.sparsity is not None:
+            return SparsityChoice(m, e.sparsity)
+        key = (repr(cfg.data), repr(cfg.generator), m, tuple(e.sparsity_grid), e.sparta_iterations)
+        if key not in self._sparsity:
+            valid = self.split(cfg, "valid", ms=(m,))
+            grid = [Method("SPARTA", SPARTA(sparsity=s), e.sparta_iterations)
+                    for s in e.sparsity_grid]
+            rows, _ = evaluate(self, cfg, grid, valid, torch.device("cpu"), cfg.train.batch_size)
+            errors = {s: r["metrics"]["mse"]["mean"] for s, r in zip(e.sparsity_grid, rows)}
+            self._sparsity[key] = SparsityChoice.best(m, errors, len(valid))
+        return self._sparsity[key]
+
     # -- models ---------------------------------------------------------------------------------
     def build_model(self, cfg: DPRConfig, tying: str) -> DPR | DPRAdam:
         k = generator_settings(cfg)[0] if cfg.model.per_coordinate else 0
@@ -150,12 +174,20 @@ class DPRTask(Task[DPR | DPRAdam]):
         out += [Method("DPR-GD", gd, n) for n in sorted({L, e.dpr_iterations})]
         out += [Method("Unrolled DPR", m, n, tying, trained=True)  # past L: the stack repeats
                 for tying, m in trained.items() for n in (L, 2 * L, 4 * L)]
+        s = self.sparsity(cfg, cfg.data.m).s
         out += [Method("AmplitudeFlow", AmplitudeFlow(mu=e.af_mu), e.af_iterations),
-                Method("SPARTA", SPARTA(sparsity=e.sparsity), e.sparta_iterations)]
+                Method(f"SPARTA s={s}", SPARTA(sparsity=s), e.sparta_iterations)]
         return out
 
     def figures(self, run_dir: Path, results: dict[str, Any], cfg: DPRConfig,
                 trained: Mapping[str, DPR | DPRAdam], test_set: Dataset) -> list[Path]:
         from .figures import dpr_figures
 
+        choice = self.sparsity(cfg, cfg.data.m)
+        (run_dir / "sparta_sparsity.json").write_text(json.dumps(asdict(choice), indent=2) + "\n")
+        notes = results.setdefault("notes", [])  # report.md's Notes; results.json has the name
+        notes.append(choice.note())
+        if cfg.eval.sparsity is None and (cfg.eval.sweep_m or cfg.eval.grid_m):
+            notes.append("Fig. 2 / Fig. 3: SPARTA's s chosen the same way at each m "
+                         "(sweep.json, Fig. 3's column titles).")
         return dpr_figures(self, run_dir, cfg, trained)

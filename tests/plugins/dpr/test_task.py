@@ -22,6 +22,8 @@ TINY = ["generator.epochs=1", "data.n_train=8", "data.n_valid=4", "data.n_test=4
     ("data.m=0", "m >= 1"), ("generator.latent=65", "exceeds the signal dimension n=64"),
     ("data.dataset=cifar", "data.dataset must be one of"), ("model.algorithm=lbfgs", "gd or adam"),
     ("data.dataset=mnist", "needs data.root"), ("data.noise=-1", "noise must be >= 0"),
+    ("eval.sparsity_grid=[4,65]", "s=65 exceeds n=64"), ("eval.sparsity=65", "s=65 exceeds n=64"),
+    ("eval.sparsity=0", "eval.sparsity must be >= 1"), ("eval.sparsity_grid=[]", "values >= 1"),
 ])
 def test_bad_config_is_rejected_before_any_data(override, message):
     with pytest.raises(ConfigError, match=message):
@@ -54,10 +56,15 @@ def test_tiny_sweep_run_writes_results_and_figures(tmp_path):
     run = execute(plugin, recipe, cfg, tmp_path, "cpu", progress=False)
     res = json.loads((run / "results.json").read_text())
     names = {r["name"] for r in res["methods"]}
-    assert {"DPR-Adam", "DPR-GD", "Unrolled DPR", "AmplitudeFlow", "SPARTA"} <= names
+    chosen = json.loads((run / "sparta_sparsity.json").read_text())  # at data.m, on valid
+    assert chosen["m"] == 128 and chosen["items"] == 4 and len(chosen["valid_mse"]) == 6
+    assert {"DPR-Adam", "DPR-GD", "Unrolled DPR", "AmplitudeFlow", f"SPARTA s={chosen['s']}"} <= names
     assert all(0 <= r["metrics"]["ssim"]["mean"] <= 1 for r in res["methods"])
+    assert f"SPARTA at m = 128: s = {chosen['s']}, the lowest mean MSE on 4 valid" in (
+        run / "report.md").read_text()
     sweep = json.loads((run / "sweep.json").read_text())
     assert sweep["m"] == [8, 32] and all(len(v["mse"]) == 2 for v in sweep["methods"].values())
+    assert [c["m"] for c in sweep["sparta"]] == [8, 32] and "SPARTA-5" in sweep["methods"]
     assert (run / "fig2_error_vs_m.png").is_file() and (run / "fig3_reconstructions.png").is_file()
 
 
