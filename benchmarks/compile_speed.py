@@ -13,8 +13,9 @@ A training step is forward + loss + backward (no optimiser step: the arms keep e
 so their outputs and gradients are compared at the end, with an eager float64 run as the
 reference of both). Compilation is timed apart: the first training step (and the first no-grad
 pass, as in validation) of each arm, minus its steady-state median, with the number of graphs
-dynamo compiled. ``--whole-forward`` adds a third arm, ``torch.compile(model)`` of the whole
-forward pass. JSON to ``--out``, or to stdout.
+dynamo compiled, in a fresh inductor cache unless ``--inductor-cache`` names one (inductor
+keeps compiled kernels on disk, so a second run compiles faster). ``--whole-forward`` adds a
+third arm, ``torch.compile(model)`` of the whole forward pass. JSON to ``--out``, or stdout.
 
     python benchmarks/compile_speed.py --repeats 7 --steps 2 --threads 1
 """
@@ -27,6 +28,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -187,6 +189,9 @@ def main() -> None:
     ap.add_argument("--uadmm-layers", type=int, default=15)
     ap.add_argument("--cp-layers", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--inductor-cache", help="inductor's cache folder; default: a fresh temporary "
+                    "one, so compile times are a first run's (a second run with the same folder "
+                    "gives the warm-cache times)")
     ap.add_argument("--out", help="JSON file (default: stdout)")
     a = ap.parse_args()
     from admm_pr_speed import machine
@@ -195,10 +200,13 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     start = machine()
     t0 = time.perf_counter()
-    cases = {name: run_case(name, a) for name in a.cases}
+    with tempfile.TemporaryDirectory() as fresh:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = a.inductor_cache or fresh  # read at first compile
+        cases = {name: run_case(name, a) for name in a.cases}
     write_result({
         "benchmark": "compile_speed",
         "compile": a.compile, "repeats": a.repeats, "steps_per_timing": a.steps,
+        "inductor_cache": a.inductor_cache or "fresh (cold: compile times of a first run)",
         "cases": cases,
         "wall_seconds": time.perf_counter() - t0,
         "machine": {**start, "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
