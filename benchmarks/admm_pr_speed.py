@@ -38,6 +38,15 @@ def signals(batch: int, seconds: float) -> torch.Tensor:
     return 0.3 * harm * env + 0.01 * torch.randn(batch, n, generator=g)
 
 
+def machine() -> dict:
+    """The platform, CPU count, torch threads, versions and load average of this run."""
+    return {"platform": platform.platform(), "processor": platform.processor(),
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "torchaudio": torchaudio.__version__,
+            "python": platform.python_version(),
+            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
+
+
 def timed(fn, iters: int) -> float:
     t0 = time.perf_counter()
     fn()
@@ -98,11 +107,7 @@ def main() -> None:
         "ratio_ours_gla_tight_vs_torchaudio": med["ours_gla_tight_sine"] / ref,
         "ratio_ours_gla_reflect_vs_torchaudio": med["ours_gla_reflect_sqrthann"] / ref,
         "target_ratio": 1.2,
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "torchaudio": torchaudio.__version__,
-                    "python": platform.python_version(),
-                    "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None},
+        "machine": machine(),
     }
     text = json.dumps(out, indent=2)
     if a.out:

@@ -36,6 +36,8 @@ class TrainConfig:
     clip: float = 0.0  # max gradient norm; 0 disables clipping
     patience: int = 0  # early stopping on validation loss; 0 disables
     max_batches: int = 0  # cap on batches per epoch; 0 = all
+    # torch.compile of the per-layer step: false | true | an inductor mode | aot_eager | eager
+    compile: bool | str = False
 
     def validate(self) -> None:
         if self.epochs < 0:
@@ -46,6 +48,12 @@ class TrainConfig:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
         if self.optimizer not in ("adam", "adamw", "sgd"):
             raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
+        from unfold.compiled import CompileSpec
+
+        try:
+            CompileSpec.parse(self.compile)
+        except ValueError as e:
+            raise ConfigError(f"train.compile: {e}") from None
 
 
 @dataclass

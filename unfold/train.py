@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from unfold import checkpoint, distributed
+from unfold.compiled import CompileSpec
 from unfold.recipe import TrainConfig
 from unfold.task import Task
 from unfold.unroller import Unroller
@@ -93,6 +94,8 @@ class Trainer:
         self.params = [p for p in model.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError(f"{type(model).__name__} has no trainable parameters (trainable=False?)")
+        if CompileSpec.parse(self.tcfg.compile) is not None:  # kept for the run's evaluation too
+            model.compile_step(self.tcfg.compile)
         self.forward: torch.nn.Module = self.model
         self.per_rank_batch = self.tcfg.batch_size
         if distributed.active():

@@ -29,6 +29,7 @@ Subclasses whose parameter declarations depend on constructor arguments override
 from __future__ import annotations
 
 import dataclasses
+import types
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ import torch
 from torch import nn
 
 from unfold.backprop import Backprop, Full, parse_backprop
+from unfold.compiled import CompiledStep, CompileSpec
 from unfold.params import Param, as_constraint
 
 
@@ -187,6 +189,28 @@ class Unroller(nn.Module, ABC):
     def n_params(self) -> int:
         """Number of trainable scalars (declared parameters and any submodule's)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    # -- compilation --------------------------------------------------------------------------
+    def compile_step(self, spec: bool | str | CompileSpec | None = True) -> Unroller:
+        """Run ``step`` through ``torch.compile`` from now on; ``False`` / ``"off"`` undoes it.
+
+        The compiled step replaces ``self.step`` on this instance, so every caller gets it: the
+        core's loop and backprop strategies, ``trace``, and a plugin's own loop. ``spec`` is a
+        ``train.compile`` value (see :mod:`unfold.compiled`). Returns the model.
+        """
+        parsed = CompileSpec.parse(spec)
+        self.__dict__.pop("step", None)
+        if parsed is not None:
+            fn = CompiledStep(type(self).step, parsed, f"{type(self).__name__}.step")
+            self.__dict__["step"] = types.MethodType(fn, self)
+        return self
+
+    @property
+    def compiled_step(self) -> CompiledStep | None:
+        """The compiled step set by ``compile_step``, or None when ``step`` runs eagerly."""
+        bound = self.__dict__.get("step")
+        fn = getattr(bound, "__func__", None)
+        return fn if isinstance(fn, CompiledStep) else None
 
     # -- running ------------------------------------------------------------------------------
     def run(
