@@ -9,7 +9,9 @@ utterance gets a voice ``<language>+<variant>``, a pitch (35..65), pitch range (
 train/valid. With an explicit ``voices`` list, its last voice is reserved for test (when it has
 more than one voice).
 
-Audio is synthesised at eSpeak's 22,050 Hz, resampled, and cut by
+Audio is synthesised at eSpeak's 22,050 Hz in a fresh process per corpus
+(:mod:`unfold.data.espeak_worker`: eSpeak keeps state across utterances, so in-process synthesis
+depended on what was synthesised before), resampled, and cut by
 :func:`unfold.data.clips.prepare_clip`. The result is cached as ``clips.npy`` + ``meta.json`` in
 ``$UNFOLD_CACHE/speech/<key>/`` (default ``~/.cache/unfold/speech/<key>/``), ``key`` hashing every
 generation parameter; the folder is written under a temporary name and renamed into place.
@@ -17,23 +19,21 @@ generation parameter; the folder is written under a temporary name and renamed i
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
 import random
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from unfold.data.clips import SpeechClips, make_clips, n_samples
+from unfold.data.espeak_worker import NATIVE_RATE, run_in_subprocess
 
-NATIVE_RATE = 22050
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2  # 2: synthesised in a fresh process (espeak_worker), deterministic
 LANGUAGES = ("en", "en-us", "en-gb-x-rp", "en-gb-scotland", "en-029")
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
 HELD_OUT_VARIANTS = ("m7", "f5")
@@ -105,63 +105,6 @@ def voices_for(split: str, voices: list[str] | None) -> list[str]:
     return list(voices[:-1])
 
 
-_CHUNKS: list[np.ndarray] = []
-_LIMIT = [0]  # stop synthesis (callback returns 1) once this many samples are collected
-_CALLBACK_TYPE = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
-)
-
-
-def _collect(wav: ctypes._Pointer, numsamples: int, events: int | None) -> int:
-    if wav and numsamples > 0:
-        _CHUNKS.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).copy())
-    return int(sum(len(c) for c in _CHUNKS) >= _LIMIT[0] > 0)
-
-
-_CALLBACK = _CALLBACK_TYPE(_collect)  # kept alive for the life of the process
-
-
-class _Espeak:
-    """The process-global eSpeak NG library, initialised once, used under a lock."""
-
-    _lock = threading.Lock()
-    _lib: ctypes.CDLL | None = None
-
-    @classmethod
-    def _load(cls) -> ctypes.CDLL:
-        if cls._lib is None:
-            import espeakng_loader
-
-            lib = ctypes.CDLL(espeakng_loader.get_library_path())
-            data = espeakng_loader.get_data_path().encode()
-            rate = lib.espeak_Initialize(1, 0, data, 0)  # AUDIO_OUTPUT_RETRIEVAL
-            if rate != NATIVE_RATE:
-                raise RuntimeError(f"eSpeak NG initialisation failed (returned {rate})")
-            lib.espeak_SetSynthCallback(_CALLBACK)
-            cls._lib = lib
-        return cls._lib
-
-    @classmethod
-    def synth(
-        cls, text: str, voice: str, pitch: int, pitch_range: int, rate: int, limit: int = 0
-    ) -> np.ndarray:
-        """int16 samples at 22,050 Hz; stops after about ``limit`` samples when ``limit > 0``."""
-        with cls._lock:
-            lib = cls._load()
-            if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise ValueError(f"unknown eSpeak voice {voice!r}; try e.g. 'en+f3' or 'en-us+m1'")
-            for param, value in ((1, rate), (3, pitch), (4, pitch_range)):
-                lib.espeak_SetParameter(param, value, 0)
-            _CHUNKS.clear()
-            _LIMIT[0] = limit
-            raw = text.encode()
-            lib.espeak_Synth(raw, len(raw) + 1, 0, 1, 0, 0, None, None)
-            lib.espeak_Synchronize()
-            out = np.concatenate(_CHUNKS) if _CHUNKS else np.zeros(0, np.int16)
-            _CHUNKS.clear()
-            return out
-
-
 def cache_root() -> Path:
     """``$UNFOLD_CACHE`` or ``~/.cache/unfold``."""
     env = os.environ.get("UNFOLD_CACHE")
@@ -191,14 +134,16 @@ def espeak_corpus(
         return SpeechClips(torch.from_numpy(np.load(folder / "clips.npy")), sample_rate,
                            meta["names"])
     texts, pool = sentences(split, n, seed), voices_for(split, voices)
-    raws, names = [], []
+    utterances, names = [], []
     for i, text in enumerate(texts):
         rng = random.Random(f"unfold-voice-{seed}-{split}-{i}")
         voice = pool[i] if i < len(pool) and split == "test" else rng.choice(pool)
-        raw = _Espeak.synth(text, voice, rng.randint(35, 65), rng.randint(30, 70),
-                            rng.randint(150, 190), limit=int((seconds + 1.0) * NATIVE_RATE))
-        raws.append(raw.astype(np.float32) / 32768.0)
+        utterances.append((text, voice, rng.randint(35, 65), rng.randint(30, 70),
+                           rng.randint(150, 190), int((seconds + 1.0) * NATIVE_RATE)))
         names.append(f"{voice}: {text}")
+    with tempfile.TemporaryDirectory(prefix="unfold-espeak-") as work:
+        pcm = run_in_subprocess(utterances, int(key[:8], 16), Path(work))
+    raws = [r.astype(np.float32) / 32768.0 for r in pcm]
     clips = make_clips(raws, NATIVE_RATE, sample_rate, seconds)[0]
     _write_atomically(folder, clips, {"params": params, "names": names})
     return SpeechClips(torch.from_numpy(clips), sample_rate, names)

@@ -41,6 +41,14 @@ def test_corpus_clips_cache_and_voices(cache):
     assert again.names == test.names and torch.equal(again.clips, test.clips)
 
 
+def test_corpus_does_not_depend_on_what_was_synthesised_before(cache, monkeypatch):
+    first = speech_dataset(None, "test", 3, 8000, seconds=0.3).clips
+    speech_dataset(None, "train", 4, 8000, seconds=0.3)  # eSpeak state that used to leak
+    monkeypatch.setenv("UNFOLD_CACHE", str(cache / "other"))
+    again = speech_dataset(None, "test", 3, 8000, seconds=0.3).clips
+    assert torch.equal(first, again)
+
+
 def test_explicit_voices_hold_out_last(cache):
     d = speech_dataset(None, "valid", 3, 8000, seconds=0.3, voices=["en+m1", "en-us+f2"])
     assert all(n.startswith("en+m1:") for n in d.names)
