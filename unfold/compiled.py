@@ -89,7 +89,11 @@ class CompiledStep:
         self.eager, self.spec, self.name = fn, spec, name
         self.failed: str | None = None
         self.compiled: Callable[..., Any] | None = None
+        self.compiler_errors: tuple[type[BaseException], ...] = ()
         try:
+            from torch._dynamo.exc import BackendCompilerFailed, InternalTorchDynamoError
+
+            self.compiler_errors = (BackendCompilerFailed, InternalTorchDynamoError)
             self.compiled = torch.compile(fn, backend=spec.backend, mode=spec.mode)
         except Exception as e:  # e.g. dynamo not supported on this Python
             self._fall_back(e)
@@ -101,11 +105,9 @@ class CompiledStep:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.compiled is not None and self.failed is None:
-            from torch._dynamo.exc import BackendCompilerFailed, InternalTorchDynamoError
-
             try:
                 return self.compiled(*args, **kwargs)
-            except (BackendCompilerFailed, InternalTorchDynamoError) as e:
+            except self.compiler_errors as e:
                 self._fall_back(e)
         return self.eager(*args, **kwargs)
 

@@ -50,8 +50,9 @@ def sweep(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module], ms: tuple
     out: dict[str, Any] = {"m": list(ms), "n": cfg.data.n, "images": cfg.eval.sweep_images,
                            "signals": cfg.data.signals, "methods": {}, "sparta": []}
     for m in ms:
-        methods = figure_methods(task, at_m(cfg, m), trained)
-        out["sparta"].append(asdict(task.sparsity(at_m(cfg, m), m)))
+        cfg_m = at_m(cfg, m)
+        methods = figure_methods(task, cfg_m, trained)
+        out["sparta"].append(asdict(task.sparsity(cfg_m, m)))
         data = task.split(cfg, "test", ms=(m,), count=cfg.eval.sweep_images)
         rows, _ = evaluate(task, cfg, methods, data, _device(trained), cfg.train.batch_size)
         for r in rows:
