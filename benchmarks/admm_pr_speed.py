@@ -20,10 +20,10 @@ from pathlib import Path
 
 import torch
 import torchaudio
-from unfold_plugins.admm_pr import ADMM, GLA, UADMM
-from unfold_plugins.admm_pr.problem import PRProblem, make_problem
 
 from unfold.signal.stft import STFT
+from unfold_plugins.admm_pr import ADMM, GLA, UADMM
+from unfold_plugins.admm_pr.problem import PRProblem, make_problem
 
 RATE, N_FFT, HOP = 22050, 1024, 512
 

@@ -53,10 +53,10 @@ class Case:
 
 def uadmm_case(a: argparse.Namespace) -> Case:
     from admm_pr_speed import HOP, N_FFT, RATE, signals
-    from unfold_plugins.admm_pr import UADMM
-    from unfold_plugins.admm_pr.problem import make_problem
 
     from unfold.signal.stft import STFT
+    from unfold_plugins.admm_pr import UADMM
+    from unfold_plugins.admm_pr.problem import make_problem
 
     s = signals(a.batch, a.seconds)
     op = STFT(N_FFT, HOP, "sine")
@@ -68,6 +68,7 @@ def uadmm_case(a: argparse.Namespace) -> Case:
 
 def cp_case(a: argparse.Namespace) -> Case:
     from cp_dequant_backprop_memory import data
+
     from unfold_plugins.cp_dequant.unroller import ChambollePock, CPProblem
 
     task, cfg, train, _ = data()

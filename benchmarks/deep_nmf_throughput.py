@@ -17,6 +17,7 @@ import platform
 import time
 
 import torch
+
 from unfold_plugins.deep_nmf.deep_nmf import DeepNMF
 from unfold_plugins.deep_nmf.enhance import Enhancer
 from unfold_plugins.deep_nmf.noise import mix, synth_noise

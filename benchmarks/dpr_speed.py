@@ -14,6 +14,7 @@ import json
 import time
 
 import torch
+
 from unfold_plugins.dpr.dpr import DPR
 from unfold_plugins.dpr.dpr_adam import DPRAdam
 from unfold_plugins.dpr.generator import Generator

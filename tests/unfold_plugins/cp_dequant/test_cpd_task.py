@@ -1,0 +1,126 @@
+"""Frames, task, recipes, the run and the sweep on a tiny synthetic corpus (no eSpeak)."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from unfold.plugin import Registry
+from unfold.recipe import ConfigError
+from unfold.run import execute
+from unfold_plugins.cp_dequant import plugin
+from unfold_plugins.cp_dequant import task as task_mod
+from unfold_plugins.cp_dequant.cp import dct_matrix
+from unfold_plugins.cp_dequant.frames import frame_signals, nonsilent, speech_frames
+from unfold_plugins.cp_dequant.sweep import run_sweep
+
+TINY = [
+    "data.frame=32", "data.max_train_frames=64", "data.max_valid_frames=32",
+    "data.max_test_frames=32", "model.layers=6", "train.epochs=2", "train.batch_size=16",
+    "train.lr=1e-3", "train.lr_end=1e-4", "eval.depths=[12]", "eval.opt_max_iter=3000",
+    "sweep.layers=[3,6]", "sweep.backprops=full,frozen:4", "sweep.inference=[1,5,20]",
+    "sweep.fig4_layers=[6]",
+]
+
+
+def synthetic(split: str, items: int = 6, samples: int = 800) -> torch.Tensor:
+    """Chirps with a silent gap, a different seed per split."""
+    g = torch.Generator().manual_seed({"train": 0, "valid": 1, "test": 2}[split])
+    t = torch.arange(samples, dtype=torch.float32)
+    f = 0.02 + 0.1 * torch.rand(items, 1, generator=g)
+    x = 0.6 * torch.sin(f * t + 0.0005 * t**2 * torch.rand(items, 1, generator=g))
+    x[:, 300:400] = 0
+    return x
+
+
+@pytest.fixture
+def tiny(monkeypatch, tmp_path):
+    monkeypatch.setenv("UNFOLD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(task_mod, "load_signals", lambda cfg, split: synthetic(split))
+    recipe = plugin.recipe("cp-dequant")
+    return recipe, recipe.resolve(quick=True, overrides=TINY)
+
+
+def test_frames_normalise_drop_tail_and_silence():
+    x = synthetic("train", items=2, samples=810)
+    fr = frame_signals(x * 3, 32)
+    assert fr.shape == (2 * 25, 32)
+    assert float(fr.abs().max()) < 1 and float(fr.abs().max()) > 0.999
+    kept = nonsilent(fr, -30.0)
+    rms = fr.pow(2).mean(1).sqrt()
+    assert kept.shape[0] == int((rms >= 10 ** (-1.5)).sum()) < fr.shape[0]  # the gap is dropped
+    assert len(speech_frames(x, 32, -30.0, max_frames=5)) == 5
+    with pytest.raises(ValueError, match="min_rms_db"):
+        speech_frames(torch.zeros(2, 100), 32, -30.0, 0)
+
+
+def test_problem_quantises_within_half_step_and_metrics(tiny):
+    recipe, cfg = tiny
+    task = recipe.task()
+    y = 0.9 * torch.rand(5, 32) * 2 - 0.9
+    problem, target = task.problem(y, cfg, torch.device("cpu"))
+    eta = 2 / 2**cfg.data.bits
+    assert bool(((problem.x - y).abs() <= eta / 2 + 1e-7).all())
+    assert torch.allclose(problem.h, torch.full((5, 1), eta / 2))
+    m = task.metrics(problem.x, target, problem, cfg)
+    ref = 10 * math.log10(float((y[0] ** 2).sum() / ((y[0] - problem.x[0]) ** 2).sum()))
+    assert m["snr_db"][0] == pytest.approx(ref, rel=1e-5)
+    assert m["mse"][0] == pytest.approx(float(((y[0] - problem.x[0]) ** 2).mean()), rel=1e-5)
+
+
+def test_config_errors_name_key_and_allowed_values():
+    recipe = plugin.recipe("cp-dequant")
+    with pytest.raises(ConfigError, match="data.bits must be in 1..16"):
+        recipe.resolve(overrides=["data.bits=17"])
+    with pytest.raises(ConfigError, match="model.backprop.*allowed: full"):
+        recipe.resolve(overrides=["model.backprop=paper"])
+    paper = plugin.recipe("cp-dequant-paper").resolve()
+    assert paper.sweep.enabled and paper.train.lr == 1e-5 and paper.train.lr_end == 1e-8
+    assert paper.train.batch_size == 32 and paper.train.epochs == 20
+    assert paper.sweep.layers == (10, 20, 30, 40, 60, 80, 100, 200, 500, 1000)
+    assert Registry().get("cp-dequant").compare == "cp-dequant"
+
+
+def test_run_trains_tied_and_untied_and_reports(tiny, tmp_path):
+    recipe, cfg = tiny
+    run = execute(plugin, recipe, cfg, tmp_path / "run", "cpu", progress=False)
+    res = json.loads((run / "results.json").read_text())
+    rows = {(r["name"], r["tying"], r["iterations"]): r for r in res["methods"]}
+    snr = {k: r["metrics"]["snr_db"]["mean"] for k, r in rows.items()}
+    assert {("CP-learnedK", "tied", 6), ("CP-learnedK", "untied", 6), ("CP-DCT", None, 12),
+            ("CP-DCT-opt", None, 3000), ("CP-learnedK-opt", "tied", 3000)} <= set(rows)
+    assert all(math.isfinite(v) for v in snr.values())
+    dct_snr, quant_snr = snr[("CP-DCT", None, 6)], snr[("quantized", None, 0)]
+    assert dct_snr != pytest.approx(quant_snr, abs=1e-3)  # CP did change the input
+    with torch.no_grad():  # training moved K away from its DCT initialisation
+        for tying in ("tied", "untied"):
+            ck = torch.load(run / "checkpoints" / tying / "best.pt", weights_only=True)
+            K = ck["model"]["raw.K"]
+            assert float((K - dct_matrix(32)).abs().max()) > 1e-4
+    assert (run / "K_rows.png").is_file() and (run / "mse_vs_inference.png").is_file()
+
+
+def test_sweep_trains_every_pair_and_writes_figures(tiny, tmp_path):
+    recipe, cfg = tiny
+    paths = run_sweep(recipe.task(), cfg, tmp_path / "sweep", progress=False)
+    data = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    pairs = {(r["backprop"], r["layers"]) for r in data["rows"]}
+    assert pairs == {(b, L) for b in ("DCT (untrained)", "full", "frozen:4") for L in (3, 6)}
+    assert all(r["mse_optimality"] > 0 for r in data["rows"])
+    assert set(data["curves"]) == {"DCT", "full, L_train = 6", "frozen:4, L_train = 6"}
+    assert [p.name for p in paths] == ["fig3_mse_vs_Ltrain.png", "fig4_mse_vs_Linference.png"]
+
+
+def test_paper_recipe_runs_the_sweep_and_its_report_links_resolve(tiny, tmp_path):
+    import re
+
+    recipe = plugin.recipe("cp-dequant-paper")
+    cfg = recipe.resolve(quick=True, overrides=[*TINY, "sweep.backprops=[\"frozen:4\"]",
+                                                 "sweep.layers=[3]", "eval.optimality=false"])
+    run = execute(plugin, recipe, cfg, tmp_path / "run", "cpu", tyings=recipe.tyings,
+                  progress=False)
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (run / "report.md").read_text())
+    assert "fig3_mse_vs_Ltrain.png" in links and "fig4_mse_vs_Linference.png" in links
+    assert all((run / link).is_file() for link in links)
+    assert json.loads((run / "sweep" / "sweep.json").read_text())["rows"][-1]["backprop"] == "frozen:4"

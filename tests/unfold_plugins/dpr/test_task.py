@@ -1,0 +1,83 @@
+"""Config validation, the task's problems, and a tiny end-to-end run of both recipes."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from unfold.recipe import ConfigError
+from unfold.run import execute
+from unfold_plugins.dpr import plugin
+from unfold_plugins.dpr.objective import amplitude_loss
+from unfold_plugins.dpr.task import DPRTask
+
+TINY = ["generator.epochs=1", "data.n_train=8", "data.n_valid=4", "data.n_test=4",
+        "data.restarts=1", "model.layers=3", "train.epochs=1", "train.batch_size=4",
+        "eval.dpr_iterations=6", "eval.af_iterations=5", "eval.sparta_iterations=5",
+        "eval.sweep_images=2"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.m=0", "m >= 1"), ("generator.latent=65", "exceeds the signal dimension n=64"),
+    ("data.dataset=cifar", "data.dataset must be one of"), ("model.algorithm=lbfgs", "gd or adam"),
+    ("data.dataset=mnist", "needs data.root"), ("data.noise=-1", "noise must be >= 0"),
+    ("eval.sparsity_grid=[4,65]", "s=65 exceeds n=64"), ("eval.sparsity=65", "s=65 exceeds n=64"),
+    ("eval.sparsity=0", "eval.sparsity must be >= 1"), ("eval.sparsity_grid=[]", "values >= 1"),
+])
+def test_bad_config_is_rejected_before_any_data(override, message):
+    with pytest.raises(ConfigError, match=message):
+        plugin.recipe("dpr").resolve(overrides=[override])
+
+
+def test_problems_are_deterministic_and_consistent():
+    cfg = plugin.recipe("dpr").resolve(overrides=TINY + ["data.m=40"])
+    task = DPRTask()
+    test = task.split(cfg, "test")
+    a, b = test[1], task.split(cfg, "test")[1]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    problem, y0 = task.problem(task.collate([test[0], test[1]]), cfg, torch.device("cpu"))
+    assert problem.A.shape == (2, 40, 64) and torch.equal(y0[1], a["y0"])
+    assert amplitude_loss(problem.A, problem.b, y0.unsqueeze(1)).max() < 1e-10
+    cfg.data.noise = 0.05
+    noisy = task.split(cfg, "test")[1]
+    assert torch.equal(noisy["A"], a["A"]) and 0 < (noisy["b"] - a["b"]).std() < 0.1
+    cfg.data.signals = "range"  # G(z0): in the range of the generator, exactly measurable
+    item = task.split(cfg, "test", count=2)[0]
+    G = task.generator(cfg)
+    assert item["y0"].shape == (64,) and 0 < item["y0"].min() and item["y0"].max() < 1
+    assert G.latent == 10 and G.n == 64
+
+
+def test_tiny_sweep_run_writes_results_and_figures(tmp_path):
+    """The dpr recipe itself runs end to end in the MNIST test below."""
+    recipe = plugin.recipe("dpr-sweep")
+    cfg = recipe.resolve(overrides=TINY + ["eval.sweep_m=[8,32]", "eval.grid_m=[8,32]"])
+    run = execute(plugin, recipe, cfg, tmp_path, "cpu", progress=False)
+    res = json.loads((run / "results.json").read_text())
+    names = {r["name"] for r in res["methods"]}
+    chosen = json.loads((run / "sparta_sparsity.json").read_text())  # at data.m, on valid
+    assert chosen["m"] == 128 and chosen["items"] == 4 and len(chosen["valid_mse"]) == 6
+    assert {"DPR-Adam", "DPR-GD", "Unrolled DPR", "AmplitudeFlow", f"SPARTA s={chosen['s']}"} <= names
+    assert all(0 <= r["metrics"]["ssim"]["mean"] <= 1 for r in res["methods"])
+    assert f"SPARTA at m = 128: s = {chosen['s']}, the lowest mean MSE on 4 valid" in (
+        run / "report.md").read_text()
+    sweep = json.loads((run / "sweep.json").read_text())
+    assert sweep["m"] == [8, 32] and all(len(v["mse"]) == 2 for v in sweep["methods"].values())
+    assert [c["m"] for c in sweep["sparta"]] == [8, 32] and "SPARTA-5" in sweep["methods"]
+    assert (run / "fig2_error_vs_m.png").is_file() and (run / "fig3_reconstructions.png").is_file()
+
+
+def test_mnist_files_run_end_to_end_with_the_papers_generator(tmp_path, write_idx):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 256, (5010, 784)))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (4, 784)))
+    recipe = plugin.recipe("dpr")
+    cfg = recipe.resolve(overrides=TINY + ["data.dataset=mnist", f"data.root={tmp_path}",
+                                           "data.m=100"])
+    task = DPRTask()
+    G = task.generator(cfg)
+    assert [layer.out_features for layer in G.layers] == [500, 500, 784] and G.latent == 20
+    run = execute(plugin, recipe, cfg, tmp_path / "run", "cpu", progress=False)
+    res = json.loads((run / "results.json").read_text())
+    assert all(r["metrics"]["mse"]["n"] == 4 for r in res["methods"])

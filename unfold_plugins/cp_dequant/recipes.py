@@ -1,0 +1,36 @@
+"""The recipes: ``cp-dequant`` (the comparison, quick-capable) and ``cp-dequant-paper``."""
+
+from __future__ import annotations
+
+from unfold.recipe import Recipe
+from unfold_plugins.cp_dequant.config import CPDConfig
+
+
+def _task():
+    from unfold_plugins.cp_dequant.task import DequantTask
+
+    return DequantTask()
+
+
+def paper_config() -> CPDConfig:
+    """The paper's setting (Sec. III) with the L_train × backprop sweep of Figs. 3 and 4."""
+    cfg = CPDConfig()
+    cfg.sweep.enabled = True
+    return cfg
+
+
+QUICK = {
+    "data.n_train": 30, "data.n_valid": 5, "data.n_test": 5, "data.max_train_frames": 1024,
+    "data.max_valid_frames": 256, "data.max_test_frames": 256, "train.epochs": 3,
+    "train.lr": 1e-4, "train.lr_end": 1e-5, "eval.depths": (100,), "eval.opt_max_iter": 1000,
+}
+
+RECIPES = [
+    Recipe("cp-dequant", _task, CPDConfig, quick=QUICK,
+           description="4-bit speech dequantization: CP with learned K (L = 30) vs DCT K"),
+    Recipe("cp-dequant-paper", _task, paper_config, tyings=("tied",),
+           quick={**QUICK, "sweep.layers": (10, 30, 100), "sweep.inference": (1, 10, 30, 100, 300),
+                  "sweep.fig4_layers": (30, 100), "train.epochs": 2},
+           description="Brauer & Lorenz: L_train sweep, full vs truncated vs frozen-Jacobian BP "
+           "(Figs. 3, 4)"),
+]

@@ -1,0 +1,146 @@
+"""Unrolled Chambolle–Pock with a learned analysis operator K (Algorithm 1 as layers).
+
+Each layer is one :func:`~unfold_plugins.cp_dequant.cp.cp_step` with its own K (untied) or one K
+for all layers (tied, the paper). The step sizes follow K: before every forward pass
+
+.. math::
+
+    σ = c\\sqrt r/\\|K\\|_2, \\qquad τ = c/(\\sqrt r\\,\\|K\\|_2), \\qquad στ\\|K\\|_2^2 = c^2 < 1,
+
+with r = σ/τ = 100 and c = 0.99 (the paper's σ ≈ 10/‖K‖, τ ≈ 0.1/‖K‖). ‖K‖₂ is the exact
+largest singular value, computed without gradient (the paper's "fixed before each gradient
+update") unless ``step_grad=True``. ``learn_steps=True`` (our extension, not the paper's) also
+learns r > 0 and c ∈ (0, 1) per layer group; convergence στ‖K‖² < 1 still holds by construction.
+
+Shapes: problem.x (batch, n) quantised frames, problem.h (batch, 1) half interval widths η/2;
+state y, ȳ (batch, n), ψ (batch, k); K (k, n).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from unfold.backprop import Backprop
+from unfold.params import Interval, LogPositive, Param
+from unfold.unroller import Theta, Tying, Unroller
+from unfold_plugins.cp_dequant.cp import cp_step, dct_matrix, spectral_norm, step_sizes
+from unfold_plugins.cp_dequant.frozen import FrozenJacobian, frozen_run, parse_cp_backprop
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class CPProblem:
+    """Quantised frames x (batch, n) and half quantisation steps h = η/2 (batch, 1)."""
+
+    x: Tensor
+    h: Tensor
+
+    def to(self, device: torch.device | str) -> CPProblem:
+        return CPProblem(self.x.to(device), self.h.to(device))
+
+
+@dataclass
+class CPState:
+    """Primal iterate y, extrapolated ȳ (batch, n) and dual ψ (batch, k)."""
+
+    y: Tensor
+    ybar: Tensor
+    psi: Tensor
+
+
+class ChambollePock(Unroller):
+    """Unrolled Chambolle–Pock (θ = 1) for min ‖Ky‖₁ s.t. ‖y − x‖∞ ≤ h, K learned."""
+
+    def __init__(
+        self,
+        n_layers: int,
+        n: int = 320,
+        k: int | None = None,
+        tying: str | Tying = "tied",
+        backprop: str | Backprop | None = None,
+        trainable: bool = True,
+        K_init: Tensor | None = None,
+        ratio: float = 100.0,
+        scale: float = 0.99,
+        learn_steps: bool = False,
+        step_grad: bool = False,
+    ) -> None:
+        k = n if k is None else k
+        if not isinstance(n, int) or not isinstance(k, int) or n < 1 or k < 1:
+            raise ValueError(f"frame length n and rows k must be integers >= 1, got n={n}, k={k}")
+        if not ratio > 0:
+            raise ValueError(f"step ratio σ/τ must be > 0, got {ratio}")
+        if not 0 < scale < 1:
+            raise ValueError(f"step scale c must be in (0, 1) so that στ‖K‖² < 1, got {scale}")
+        K0 = dct_matrix(n, k) if K_init is None else torch.as_tensor(K_init, dtype=torch.float32)
+        if tuple(K0.shape) != (k, n):
+            raise ValueError(f"K_init has shape {tuple(K0.shape)}, expected (k, n) = ({k}, {n})")
+        self.n, self.k = n, k
+        self.learn_steps, self.step_grad = learn_steps, step_grad
+        self._specs = {
+            "K": Param(K0, None, (k, n), doc="analysis operator, rows = atoms"),
+            "ratio": Param(ratio, LogPositive(), (), trainable=learn_steps, doc="σ/τ"),
+            "scale": Param(scale, Interval(0.0, 1.0), (), trainable=learn_steps, doc="√(στ)‖K‖"),
+        }
+        self._norm_cache: tuple[int, int, Tensor] | None = None
+        bp = parse_cp_backprop(backprop) if backprop is not None else None
+        if isinstance(bp, FrozenJacobian) and Tying.parse(tying).kind != "tied":
+            raise ValueError(f"backprop {bp.describe()} needs tying 'tied', got {tying!r}")
+        super().__init__(n_layers, tying, bp, trainable)
+
+    def param_specs(self) -> dict[str, Param]:
+        return self._specs
+
+    # -- step sizes from ‖K‖ ------------------------------------------------------------------
+    def norms(self) -> Tensor:
+        """‖K_g‖₂ of every parameter group g, shape (groups,); cached until K changes."""
+        K = self.raw["K"]
+        if self.step_grad:
+            return spectral_norm(K)
+        key = (K.data_ptr(), K._version)
+        if self._norm_cache is None or self._norm_cache[:2] != key:
+            with torch.no_grad():
+                self._norm_cache = (*key, spectral_norm(K.detach()))
+        return self._norm_cache[2]
+
+    def theta(self, t: int) -> Theta:
+        """K, r, c of layer t plus the step sizes σ, τ derived from ‖K‖₂."""
+        g = self.tying.group(t, self.n_layers)
+        th = super().theta(t)  # the core splits the groups once per forward pass
+        norm = self.norms()[g]
+        th["sigma"], th["tau"] = step_sizes(norm, th.ratio, th.scale)
+        return th
+
+    # -- the iteration ------------------------------------------------------------------------
+    def init(self, problem: CPProblem) -> CPState:
+        x = problem.x
+        return CPState(x, x, x.new_zeros(x.shape[0], self.k))
+
+    def step(self, state: CPState, theta: Theta, problem: CPProblem) -> CPState:
+        y, ybar, psi = cp_step(state.y, state.ybar, state.psi, problem.x, theta.K,
+                               theta.sigma, theta.tau, problem.h)
+        return CPState(y, ybar, psi)
+
+    def readout(self, state: CPState, problem: CPProblem) -> Tensor:
+        return state.y
+
+    def run(self, problem: Any, n_iter: int | None = None, callback: Any = None) -> Any:
+        if isinstance(self.backprop, FrozenJacobian) and torch.is_grad_enabled():
+            if callback is not None:
+                raise ValueError("the frozen-Jacobian backprop does not take a callback")
+            return frozen_run(self, problem, self.n_layers if n_iter is None else n_iter)
+        return super().run(problem, n_iter, callback)
+
+    @classmethod
+    def example(cls, tying: str = "tied") -> tuple[ChambollePock, CPProblem]:
+        """n = 8, k = 6, 4 layers, a random non-orthogonal K (distinct singular values)."""
+        g = torch.Generator().manual_seed(0)
+        K = dct_matrix(8, 6) + 0.1 * torch.randn(6, 8, generator=g)
+        model = cls(4, n=8, k=6, tying=tying, K_init=K, step_grad=True)
+        u = 2 * torch.rand(3, 8, generator=g) - 1
+        x = -1 + (torch.floor((u + 1) / 0.25) + 0.5) * 0.25  # 3-bit midpoint quantisation
+        return model, CPProblem(x, torch.full((3, 1), 0.125))

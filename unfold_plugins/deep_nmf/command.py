@@ -1,0 +1,44 @@
+"""``unfold deep-nmf enhance NOISY.wav -o CLEAN.wav [--model CKPT] [--force]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from unfold.plugin import Command
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("noisy", help="noisy recording (.wav or .flac; mono or mixed to mono)")
+    p.add_argument("-o", "--output", required=True, help="where to write the enhanced speech")
+    p.add_argument("--model", help="checkpoint of a deep-nmf run (checkpoints/<tying>/best.pt); "
+                                   "default: SNMF with the quick recipe's bases")
+    p.add_argument("--force", action="store_true", help="overwrite the output file")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from unfold.data import load_audio, save_audio
+    from unfold_plugins.deep_nmf.enhance import default_enhancer, from_checkpoint
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists; pass --force to overwrite it")
+    if not out.parent.is_dir():
+        raise ValueError(f"output folder {out.parent} does not exist")
+    enhancer = from_checkpoint(args.model) if args.model else default_enhancer()
+    x, rate, notes = load_audio(args.noisy, enhancer.sample_rate)
+    y = enhancer(x)
+    peak = float(y.abs().max())
+    if peak > 1:
+        y = y * (0.99 / peak)
+        notes.append(f"output peak {peak:.2f} scaled to 0.99")
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    save_audio(out, y, enhancer.sample_rate, overwrite=True)
+    print(f"wrote {out} ({len(y) / enhancer.sample_rate:.2f} s at {enhancer.sample_rate} Hz)")
+    return 0
+
+
+enhance_command = Command("enhance", "enhance a noisy recording with (deep) NMF", _arguments,
+                          _run)
