@@ -3,25 +3,53 @@
 ``unfold compare [PLUGIN ...] [--quick]`` runs every named plugin's ``compare`` recipe into
 ``<out>/<plugin>/`` and writes ``compare.md``, ``compare.json`` and ``compare.png`` into ``<out>``.
 For every plugin the table shows, at the trained depth, each trained model and the classical
-methods run for the same number of iterations, on that plugin's primary metric.
+methods run for the same number of iterations, on that plugin's primary metric; below it, the
+paired differences (trained − classical over the same test items, with the paired t 95 %
+interval of :mod:`unfold.stats`). ``compare.png`` draws those differences as points with their
+interval bars around a zero line, so a gain whose interval crosses zero reads as such.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from unfold.plugin import PluginError, Registry
-from unfold.report import fmt, pyplot
-from unfold.run import prepare_run_dir, run_recipe, write_json
+from unfold.report import fmt, interval, pyplot
+from unfold.results import MethodResult, Paired, RunResult, write_json
+from unfold.run import run_recipe
+from unfold.rundir import prepare_run_dir
 
 
-def _at_trained_depth(results: dict[str, Any]) -> list[dict[str, Any]]:
-    depths = {t["n_layers"] for t in results["training"].values()}
-    rows = [r for r in results["methods"] if r["iterations"] in depths]
-    return sorted(rows, key=lambda r: (r["iterations"], r["trained"], r["tying"] or ""))
+@dataclass(frozen=True)
+class PluginRun:
+    """One plugin's comparison run, restricted to its trained depths."""
+
+    plugin: str
+    recipe: str
+    run: str
+    results: RunResult
+
+    @property
+    def depths(self) -> set[int]:
+        return {t.n_layers for t in self.results.training.values()}
+
+    def rows(self) -> list[MethodResult]:
+        rows = [r for r in self.results.methods if r.iterations in self.depths]
+        return sorted(rows, key=lambda r: (r.iterations, r.trained, r.tying or ""))
+
+    def paired(self) -> list[Paired]:
+        return [p for p in self.results.paired if p.iterations in self.depths]
+
+    def row_json(self, r: MethodResult) -> dict[str, Any]:
+        metric = self.results.primary_metric
+        s = r.metrics[metric]
+        return {"plugin": self.plugin, "recipe": self.recipe, "method": r.name, "tying": r.tying,
+                "iterations": r.iterations, "trained": r.trained, "metric": metric,
+                "mean": s.mean, "median": s.median, "params": r.params,
+                "train_seconds": r.seconds.train, "run": self.run}
 
 
 def compare(registry: Registry, names: list[str], quick: bool, out: Path | None, device: str,
@@ -33,49 +61,76 @@ def compare(registry: Registry, names: list[str], quick: bool, out: Path | None,
     if out is None:
         out = Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     out = prepare_run_dir(out, "compare", resume=False)
-    table: list[dict[str, Any]] = []
+    runs: list[PluginRun] = []
     for p in plugins:
         assert p.compare is not None
         run_dir = run_recipe(registry, p.compare, quick=quick, out=out / p.name, device=device,
                              seed=seed, progress=progress)
-        results = json.loads((run_dir / "results.json").read_text())
-        metric = results["primary_metric"]
-        for r in _at_trained_depth(results):
-            s = r["metrics"][metric]
-            table.append({"plugin": p.name, "recipe": p.compare, "method": r["name"],
-                          "tying": r["tying"], "iterations": r["iterations"], "trained": r["trained"],
-                          "metric": metric, "mean": s["mean"], "median": s["median"],
-                          "params": r["params"], "train_seconds": r["seconds"]["train"],
-                          "run": str(run_dir.name)})
-    write_json(out / "compare.json", {"quick": quick, "seed": seed, "device": device, "rows": table})
-    _figure(out / "compare.png", table)
+        runs.append(PluginRun(p.name, p.compare, run_dir.name,
+                              RunResult.read(run_dir / "results.json")))
+    write_json(out / "compare.json", {
+        "quick": quick, "seed": seed, "device": device,
+        "rows": [run.row_json(r) for run in runs for r in run.rows()],
+        "paired": [{"plugin": run.plugin, **p.to_json()} for run in runs for p in run.paired()]})
+    _figure(out / "compare.png", runs)
+    (out / "compare.md").write_text(_markdown(runs, quick))
+    return out
+
+
+def _markdown(runs: list[PluginRun], quick: bool) -> str:
     head = "| plugin | method | tying | iterations | metric | mean | median | params | train s |"
     lines = ["# unfold compare" + (" (quick)" if quick else ""), "",
              "Each plugin's comparison recipe, trained tied and untied; classical methods at the "
              "same depth. Per-plugin reports: `<plugin>/report.md`.", "", head, "|" + "---|" * 9]
-    for r in table:
-        lines.append(f"| {r['plugin']} | {r['method']} | {r['tying'] or '-'} | {r['iterations']} | "
-                     f"{r['metric']} | {fmt(r['mean'])} | {fmt(r['median'])} | {r['params']} | "
-                     f"{r['train_seconds']:.1f} |")
+    for run in runs:
+        metric = run.results.primary_metric
+        for r in run.rows():
+            s = r.metrics[metric]
+            lines.append(f"| {run.plugin} | {r.name} | {r.tying or '-'} | {r.iterations} | "
+                         f"{metric} | {fmt(s.mean)} | {fmt(s.median)} | {r.params} | "
+                         f"{r.seconds.train:.1f} |")
+    lines += ["", "## Paired differences", "",
+              "Trained − classical at the same iterations, per test item (the same items for "
+              "both), on each plugin's primary metric: mean, paired t 95 % interval "
+              "d̄ ± t₀.₉₇₅,ₙ₋₁·s/√n, and the items on which the trained method is better. An "
+              "interval that contains 0 is no evidence of a difference.", "",
+              "| plugin | method | tying | baseline | iterations | metric | mean difference "
+              "| 95 % interval | better / n |", "|" + "---|" * 9]
+    for run in runs:
+        direction = "↑" if run.results.higher_is_better else "↓"
+        for p in run.paired():
+            lines.append(f"| {run.plugin} | {p.method} | {p.tying or '-'} | {p.baseline} | "
+                         f"{p.iterations} | {p.metric} {direction} | {p.mean_diff:+.4g} | "
+                         f"{interval(p)} | {p.better} / {p.n} |")
     lines += ["", "![compare](compare.png)", ""]
-    (out / "compare.md").write_text("\n".join(lines))
-    return out
+    return "\n".join(lines)
 
 
-def _figure(path: Path, table: list[dict[str, Any]]) -> None:
+def _figure(path: Path, runs: list[PluginRun]) -> None:
+    """Per plugin: each paired difference as a point with its 95 % interval, and a zero line."""
     plt = pyplot()
-    plugins = list(dict.fromkeys(r["plugin"] for r in table))
-    fig, axes = plt.subplots(1, len(plugins), figsize=(4 * len(plugins), 3.5), squeeze=False)
-    for ax, name in zip(axes[0], plugins):
-        rows = [r for r in table if r["plugin"] == name]
-        labels = [f"{r['method']}\n{r['tying'] or ''} {r['iterations']}" for r in rows]
-        colors = ["C1" if r["trained"] else "C0" for r in rows]
-        ax.bar(range(len(rows)), [r["mean"] for r in rows], color=colors)
-        ax.set_xticks(range(len(rows)), labels, rotation=60, ha="right", fontsize=7)
-        lo = min(r["mean"] for r in rows)
-        hi = max(r["mean"] for r in rows)
-        ax.set_ylim(lo - 0.1 * (hi - lo + 1e-9), hi + 0.1 * (hi - lo + 1e-9))
-        ax.set_title(f"{name}: {rows[0]['metric']}", fontsize=9)
+    height = max(3.0, 0.35 * max((len(r.paired()) for r in runs), default=1) + 1.5)
+    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), height), squeeze=False)
+    for ax, run in zip(axes[0], runs):
+        pairs = run.paired()
+        metric = run.results.primary_metric
+        better = "higher" if run.results.higher_is_better else "lower"
+        ax.axvline(0.0, color="k", lw=0.8)
+        for y, p in enumerate(pairs):
+            lo, hi = p.ci95 if p.ci95 else (p.mean_diff, p.mean_diff)
+            color = "C0" if p.significant else "0.5"
+            ax.errorbar([p.mean_diff], [y], xerr=[[p.mean_diff - lo], [hi - p.mean_diff]],
+                        fmt="o", color=color, capsize=3, ms=4)
+        ax.set_yticks(range(len(pairs)),
+                      [f"{p.method} {p.tying or ''} − {p.baseline}, {p.iterations}" for p in pairs],
+                      fontsize=7)
+        ax.set_ylim(max(len(pairs), 1) - 0.3, -0.7)  # first pair on top
+        if not pairs:
+            ax.text(0.5, 0.5, "no classical method at the trained depth", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=8)
+        ax.set_xlabel(f"Δ {metric} (trained − baseline; {better} is better)", fontsize=8)
+        ax.set_title(f"{run.plugin}: mean and 95 % paired t interval", fontsize=9)
+        ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

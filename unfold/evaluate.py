@@ -1,18 +1,54 @@
-"""``unfold eval CKPT``: rebuild a checkpoint's model from its config and re-evaluate it."""
+"""Evaluating methods on a test set (``evaluate``), and ``unfold eval CKPT``: rebuild a
+checkpoint's model from its config and re-evaluate it."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
 
 from unfold import checkpoint
 from unfold import recipe as recipes
 from unfold.plugin import Registry
 from unfold.report import methods_table
-from unfold.run import evaluate
+from unfold.results import MethodResult, Seconds, Summary, Trained
 from unfold.task import Method, Task
 from unfold.train import resolve_device
 from unfold.unroller import Unroller
+
+
+def evaluate(task: Task[Any], cfg: Any, methods: list[Method], test: Dataset,
+             device: torch.device, batch_size: int, trained: Mapping[str, Trained[Any]] | None = None,
+             ) -> tuple[list[MethodResult], dict[str, dict[str, list[float]]]]:
+    """Run every method on every test batch: one result per method, and per-item values by
+    ``MethodResult.label`` (every method sees the same items in the same order)."""
+    loader = DataLoader(test, batch_size=batch_size, shuffle=False, collate_fn=task.collate)
+    batches = [task.problem(b, cfg, device) for b in loader]
+    rows, per_method = [], {}
+    for m in methods:
+        m.model.to(device).eval()
+        values: dict[str, list[float]] = {}
+        seconds, items = 0.0, 0
+        with torch.no_grad():
+            for problem, target in batches:
+                t0 = time.perf_counter()
+                out = m(problem)
+                seconds += time.perf_counter() - t0
+                per_item = task.metrics(out, target, problem, cfg)
+                for k, v in per_item.items():
+                    values.setdefault(k, []).extend(float(x) for x in v)
+                items += len(next(iter(per_item.values()), []))
+        owner = trained.get(m.tying) if trained and m.trained and m.tying else None
+        rows.append(MethodResult(
+            m.name, m.iterations, m.tying, m.trained, m.params,
+            {k: Summary.of(v) for k, v in values.items()},
+            Seconds(owner.history.seconds if owner else 0.0, seconds / max(items, 1))))
+        per_method[rows[-1].label] = values
+    return rows, per_method
 
 
 def load_model(registry: Registry, path: Path) -> tuple[Unroller, Task, Any]:

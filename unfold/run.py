@@ -5,121 +5,49 @@ A run directory holds ``config.json`` (re-runnable as is), ``results.json`` (sha
 ``report.md`` and PNG figures. A run never overwrites an earlier run directory; ``resume=True``
 continues the one given.
 
-``results.json``::
+``results.json``: the shape documented in :mod:`unfold.results` (written from its typed
+``RunResult``), with ``paired`` holding each trained method's difference to each classical method
+at the same iterations on the primary metric (:mod:`unfold.stats`). ``per_item.json`` maps each
+method's label to its per-item metric values.
 
-    {"recipe", "plugin", "quick", "seed", "device", "config": {...},
-     "methods": [{"name", "iterations", "tying", "trained", "params",
-                  "metrics": {metric: {"mean", "median", "q1", "q3", "n"}},
-                  "seconds": {"train", "infer_per_item"}}]}
+After evaluation the task's hooks get a typed ``RunContext``: ``Task.notes`` before results.json
+is written, then ``Task.figures``; report.md follows, with the learned parameters per layer of
+every trained model.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from unfold import distributed
 from unfold import recipe as recipes
-from unfold.metrics import summarize
+from unfold.evaluate import evaluate
 from unfold.plugin import Plugin, Registry
 from unfold.recipe import Recipe
-from unfold.task import Method, Task
+from unfold.results import (
+    RunContext,
+    RunResult,
+    Trained,
+    TrainingSummary,
+    method_label,
+    write_json,
+)
+from unfold.rundir import RunDirError, prepare_run_dir, tying_dirname
+from unfold.stats import paired_differences
+from unfold.task import draw_figures
 from unfold.train import History, Trainer, resolve_device, seed_everything
-from unfold.unroller import Tying, Unroller
+from unfold.unroller import Tying
 
-
-class RunDirError(ValueError):
-    """An output directory that cannot be used (exists, not writable, nothing to resume)."""
-
-
-def tying_dirname(tying: str) -> str:
-    return tying.replace(":", "-")
-
-
-def prepare_run_dir(out: Path | None, name: str, resume: bool) -> Path:
-    """A fresh directory for a new run, or the existing one to resume; never an overwrite."""
-    if out is None:
-        if resume:
-            raise RunDirError("--resume needs --out DIR naming the run to continue")
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{name}-{stamp}"
-        i = 1
-        while out.exists():
-            out, i = Path("runs") / f"{name}-{stamp}-{i}", i + 1
-    out = Path(out)
-    if resume:
-        if not (out / "config.json").is_file():
-            raise RunDirError(f"cannot resume: {out} holds no run (no config.json)")
-        return out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise RunDirError(f"output directory {out} already exists and is not empty; "
-                          "choose another --out or pass --resume to continue that run")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise RunDirError(f"output directory {out} is not writable ({e.strerror or e})") from None
-    return out
-
-
-def write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
-    os.replace(tmp, path)
-
-
-@dataclass
-class Trained:
-    model: Unroller
-    history: History
-
-
-def evaluate(task: Task, cfg: Any, methods: list[Method], test: Dataset, device: torch.device,
-             batch_size: int, trained: Mapping[str, Trained] | None = None,
-             ) -> tuple[list[dict[str, Any]], dict[str, dict[str, list[float]]]]:
-    """Run every method on every test batch: summarised rows, and per-item values by label."""
-    loader = DataLoader(test, batch_size=batch_size, shuffle=False, collate_fn=task.collate)
-    batches = [task.problem(b, cfg, device) for b in loader]
-    rows, per_method = [], {}
-    for m in methods:
-        m.model.to(device).eval()
-        values: dict[str, list[float]] = {}
-        seconds, items = 0.0, 0
-        with torch.no_grad():
-            for problem, target in batches:
-                t0 = time.perf_counter()
-                out = m(problem)
-                seconds += time.perf_counter() - t0
-                per_item = task.metrics(out, target, problem, cfg)
-                for k, v in per_item.items():
-                    values.setdefault(k, []).extend(float(x) for x in v)
-                items += len(next(iter(per_item.values()), []))
-        owner = trained.get(m.tying) if trained and m.trained and m.tying else None
-        train_s = owner.history.seconds if owner else 0.0
-        rows.append({
-            "name": m.name, "iterations": m.iterations, "tying": m.tying, "trained": m.trained,
-            "params": m.params, "metrics": {k: summarize(v) for k, v in values.items()},
-            "seconds": {"train": train_s, "infer_per_item": seconds / max(items, 1)},
-        })
-        per_method[method_label(rows[-1])] = values
-    return rows, per_method
-
-
-def method_label(row: Mapping[str, Any]) -> str:
-    tying = f" {row['tying']}" if row.get("tying") else ""
-    return f"{row['name']}{tying}-{row['iterations']}"
+#: kept importable from here for one release; they live in unfold.results / .evaluate / .rundir
+__all__ = ["RunDirError", "Trained", "evaluate", "execute", "method_label", "prepare_run_dir",
+           "run_recipe", "write_json"]
 
 
 def run_recipe(
@@ -187,7 +115,7 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
     missing = {"train", "valid", "test"} - set(data)
     if missing:
         raise ValueError(f"task of recipe {recipe.name!r} gave no {sorted(missing)} split")
-    trained: dict[str, Trained] = {}
+    trained: dict[str, Trained[Any]] = {}
     csv_path = run_dir / "metrics.csv"
     for tying in tyings:
         seed_everything(seed)
@@ -201,28 +129,34 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
     if not distributed.is_main():  # rank 0 alone evaluates and writes the report
         return run_dir
     _write_metrics_csv(csv_path, {k: t.history for k, t in trained.items()})
-    methods = task.methods(cfg, {k: t.model for k, t in trained.items()})
+    models = {k: t.model for k, t in trained.items()}
+    methods = task.methods(cfg, models)
     rows, per_item = evaluate(task, cfg, methods, data["test"], dev, cfg.train.batch_size, trained)
     write_json(run_dir / "per_item.json", per_item)
-    results = {"recipe": recipe.name, "plugin": plugin.name, "quick": quick, "seed": seed,
-               "device": dev.type, "primary_metric": task.primary_metric,
-               "config": recipes.to_dict(cfg), "methods": rows,
-               "training": {k: _training_summary(t) for k, t in trained.items()}}
-    write_json(run_dir / "results.json", results)
+    metric, higher = task.primary_metric, task.higher_is_better
+    results = RunResult(
+        recipe.name, plugin.name, quick, seed, dev.type, metric, recipes.to_dict(cfg), rows, higher,
+        paired_differences(rows, per_item, metric, higher),
+        {k: _training_summary(t) for k, t in trained.items()})
+    ctx = RunContext(run_dir, results, per_item, {k: t.history for k, t in trained.items()}, cfg,
+                     models, data["test"])
+    results.notes.extend(task.notes(ctx))
+    results.write(run_dir / "results.json")  # before figures: a failing figure loses no result
+    written = list(results.notes)
     from unfold import report
 
-    figures = report.standard_figures(run_dir, results, per_item,
-                                      {k: t.history for k, t in trained.items()})
-    figures += task.figures(run_dir, results, cfg, {k: t.model for k, t in trained.items()},
-                            data["test"])
+    figures = report.standard_figures(ctx)
+    figures += draw_figures(task, ctx)
+    if results.notes != written:  # an old-style figures hook added notes to its results dict
+        results.write(run_dir / "results.json")
     report.write_report(run_dir, results, figures)
     return run_dir
 
 
-def _training_summary(t: Trained) -> dict[str, Any]:
+def _training_summary(t: Trained[Any]) -> TrainingSummary:
     h = t.history
-    return {"n_layers": t.model.n_layers, "epochs": len(h.epochs), "best_epoch": h.best_epoch,
-            "best_val_loss": h.best_val, "seconds": h.seconds, "stopped_early": h.stopped_early}
+    return TrainingSummary(t.model.n_layers, len(h.epochs), h.best_epoch, h.best_val, h.seconds,
+                           h.stopped_early)
 
 
 def _write_metrics_csv(path: Path, histories: Mapping[str, History]) -> None:

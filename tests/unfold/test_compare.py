@@ -17,8 +17,18 @@ def test_compare_writes_one_cross_plugin_table(tutorial, tmp_path, monkeypatch):
     assert {(r["method"], r["tying"]) for r in table} >= {("LISTA", "tied"), ("LISTA", "untied"),
                                                           ("ISTA", None)}
     assert all(r["iterations"] == 2 for r in table)
-    assert "| lista-tutorial | LISTA | untied | 2 |" in (out / "compare.md").read_text()
+    md = (out / "compare.md").read_text()
+    assert "| lista-tutorial | LISTA | untied | 2 |" in md
     assert (out / "compare.png").is_file() and (out / "lista-tutorial" / "report.md").is_file()
+    paired = json.loads((out / "compare.json").read_text())["paired"]
+    run = json.loads((out / "lista-tutorial" / "results.json").read_text())
+    assert paired == [{"plugin": "lista-tutorial", **p} for p in run["paired"]]
+    assert {(p["method"], p["tying"], p["baseline"], p["iterations"]) for p in paired} == {
+        ("LISTA", "tied", "ISTA", 2), ("LISTA", "untied", "ISTA", 2)}
+    p = paired[0]
+    row = (f"| lista-tutorial | LISTA | {p['tying']} | ISTA | 2 | nmse_db ↓ | {p['mean_diff']:+.4g} "
+           f"| [{p['ci95'][0]:.4g}, {p['ci95'][1]:.4g}] | {p['better']} / 10 |")
+    assert "## Paired differences" in md and row in md
 
 
 def test_compare_unknown_plugin(tutorial, tmp_path):

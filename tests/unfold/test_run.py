@@ -1,14 +1,17 @@
 import csv
+import dataclasses
 import json
 
 import pytest
 import torch
 from importlib_metadata import EntryPoint
+from scipy import stats
 
 from unfold import checkpoint
 from unfold.plugin import Registry
 from unfold.recipe import from_dict
-from unfold.run import RunDirError, run_recipe
+from unfold.results import RunResult
+from unfold.run import RunDirError, execute, run_recipe
 from unfold.train import Trainer
 
 
@@ -44,6 +47,67 @@ def test_run_writes_the_documented_run_directory(registry, tutorial, tmp_path):
     assert len(rows) == 4 and set(rows[0]) == {"model", "epoch", "train_loss", "val_loss", "lr", "seconds"}
     saved = json.loads((out / "config.json").read_text())
     assert from_dict(tutorial.lista, saved["config"]) == tutorial.lista.resolve(overrides=TINY)
+
+
+def test_paired_differences_reach_results_json_and_the_report(registry, tutorial, tmp_path):
+    out = run_recipe(registry, "lista", overrides=TINY, out=tmp_path / "run", device="cpu",
+                     progress=False)
+    res = json.loads((out / "results.json").read_text())
+    per_item = json.loads((out / "per_item.json").read_text())
+    assert res["higher_is_better"] is False  # the tutorial's NMSE in dB is an error
+    assert [(p["method"], p["tying"], p["baseline"], p["iterations"]) for p in res["paired"]] == [
+        ("LISTA", "tied", "ISTA", 3), ("LISTA", "untied", "ISTA", 3)]  # ISTA runs 3, 12, 48
+    for p in res["paired"]:
+        a = per_item[f"LISTA {p['tying']}-3"]["nmse_db"]
+        b = per_item["ISTA-3"]["nmse_db"]
+        ci = stats.ttest_rel(a, b).confidence_interval(0.95)
+        assert p["metric"] == "nmse_db" and p["n"] == 20
+        assert p["mean_diff"] == pytest.approx(sum(x - y for x, y in zip(a, b)) / 20)
+        assert p["ci95"] == pytest.approx([ci.low, ci.high])
+        assert p["better"] == sum(x < y for x, y in zip(a, b))
+    report = (out / "report.md").read_text()
+    assert "## Paired differences" in report and "| LISTA | untied | ISTA | 3 | nmse_db |" in report
+    assert "![learned_parameters](learned_parameters.png)" in report
+    assert (out / "learned_parameters.png").is_file()
+
+
+def test_new_figures_hook_gets_the_run_context_and_notes_reach_results_json(tutorial, tmp_path):
+    seen = {}
+
+    class WithHooks(tutorial.SparseCoding):
+        def notes(self, ctx):
+            return [f"{len(ctx.per_item)} methods evaluated"]
+
+        def figures(self, ctx):
+            seen.update(labels=set(ctx.per_item), trained=set(ctx.trained),
+                        epochs=len(ctx.histories["tied"].epochs), results=ctx.results)
+            return []
+
+    recipe = dataclasses.replace(tutorial.lista, task=WithHooks)
+    cfg = recipe.resolve(overrides=TINY)
+    execute(tutorial.plugin, recipe, cfg, tmp_path, "cpu", tyings=("tied",), progress=False)
+    res = RunResult.read(tmp_path / "results.json")
+    assert res.notes == ["5 methods evaluated"] and seen["results"] == res
+    assert seen["labels"] == {m.label for m in res.methods} and seen["trained"] == {"tied"}
+    assert seen["epochs"] == 2
+    assert "- 5 methods evaluated" in (tmp_path / "report.md").read_text()
+
+
+def test_old_figures_signature_still_runs_with_a_deprecation_warning(tutorial, tmp_path):
+    class OldStyle(tutorial.SparseCoding):
+        def figures(self, run_dir, results, cfg, trained, test_set):
+            assert isinstance(results, dict) and results["methods"][0]["name"] == "ISTA"
+            results.setdefault("notes", []).append("added by the old hook")
+            (run_dir / "old.png").write_bytes(b"")
+            return [run_dir / "old.png"]
+
+    recipe = dataclasses.replace(tutorial.lista, task=OldStyle)
+    cfg = recipe.resolve(overrides=TINY)
+    with pytest.warns(DeprecationWarning, match=r"OldStyle.figures\(run_dir, .*figures\(self, ctx"):
+        execute(tutorial.plugin, recipe, cfg, tmp_path, "cpu", tyings=("tied",), progress=False)
+    assert json.loads((tmp_path / "results.json").read_text())["notes"] == ["added by the old hook"]
+    report = (tmp_path / "report.md").read_text()
+    assert "- added by the old hook" in report and "![old](old.png)" in report
 
 
 def test_run_never_overwrites(registry, tmp_path):

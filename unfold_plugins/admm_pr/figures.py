@@ -4,8 +4,6 @@ divergences f_r(y) at r = 1 (Fig. 5, supplementary eq. 31). matplotlib with the 
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,8 @@ from typing import Any
 import torch
 
 from unfold.report import metric_vs_iterations, pyplot
-from unfold.run import method_label
+from unfold.results import MethodResult, RunContext
+from unfold.train import History
 from unfold_plugins.admm_pr.admm import ADMM, admm_init
 from unfold_plugins.admm_pr.divergence import kl, learned_divergence
 from unfold_plugins.admm_pr.uadmm import UADMM
@@ -41,17 +40,13 @@ def admm_reference_losses(task: Any, cfg: Any, split: str = "valid") -> dict[int
     return {k: v / max(count, 1) for k, v in sums.items()}
 
 
-def training_curves(path: Path, run_dir: Path, refs: Mapping[int, float]) -> Path:
-    rows: dict[str, list[tuple[int, float, float]]] = {}
-    with open(run_dir / "metrics.csv") as f:
-        for r in csv.DictReader(f):
-            rows.setdefault(r["model"], []).append(
-                (int(r["epoch"]), float(r["train_loss"]), float(r["val_loss"])))
+def training_curves(path: Path, histories: Mapping[str, History], refs: Mapping[int, float]) -> Path:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (tying, rs) in enumerate(rows.items()):
-        ax.plot([r[0] for r in rs], [r[1] for r in rs], f"C{i}-", label=f"UADMM {tying} train")
-        ax.plot([r[0] for r in rs], [r[2] for r in rs], f"C{i}--", label=f"UADMM {tying} valid")
+    for i, (tying, h) in enumerate(histories.items()):
+        epochs = [e.epoch + 1 for e in h.epochs]
+        ax.plot(epochs, [e.train_loss for e in h.epochs], f"C{i}-", label=f"UADMM {tying} train")
+        ax.plot(epochs, [e.val_loss for e in h.epochs], f"C{i}--", label=f"UADMM {tying} valid")
     for j, (k, v) in enumerate(sorted(refs.items())):
         ax.axhline(v, color="k", ls=":", lw=1 + j * 0.5, label=f"ADMM-{k} (valid)")
     ax.set_xlabel("epoch")
@@ -64,19 +59,18 @@ def training_curves(path: Path, run_dir: Path, refs: Mapping[int, float]) -> Pat
     return path
 
 
-def boxplots(path: Path, run_dir: Path, results: Mapping[str, Any], depth: int) -> Path:
-    per_item = json.loads((run_dir / "per_item.json").read_text())
-    rows = results["methods"]
+def boxplots(path: Path, ctx: RunContext[UADMM], depth: int) -> Path:
+    rows = ctx.results.methods
     longest: dict[str, int] = {}
     for r in rows:
-        if not r["trained"]:
-            longest[r["name"]] = max(longest.get(r["name"], 0), r["iterations"])
-    keep = [r for r in rows if r["iterations"] == depth
-            or (not r["trained"] and r["iterations"] == longest[r["name"]])]
-    labels = [method_label(r) for r in keep]
+        if not r.trained:
+            longest[r.name] = max(longest.get(r.name, 0), r.iterations)
+    keep: list[MethodResult] = [r for r in rows if r.iterations == depth
+                                or (not r.trained and r.iterations == longest[r.name])]
+    labels = [r.label for r in keep]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(labels)), 4))
-    ax.boxplot([per_item[k]["stoi"] for k in labels])
+    ax.boxplot([ctx.values(r, "stoi") for r in keep])
     ax.set_xticks(range(1, len(labels) + 1), labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("STOI (pystoi)")
     ax.set_title("Test set (Fig. 3)")
@@ -113,16 +107,15 @@ def divergences(path: Path, trained: Mapping[str, UADMM], rho: float) -> Path:
     return path
 
 
-def make_figures(task: Any, run_dir: Path, results: Mapping[str, Any], cfg: Any,
-                 trained: Mapping[str, UADMM]) -> list[Path]:
+def make_figures(task: Any, ctx: RunContext[UADMM]) -> list[Path]:
+    run_dir, cfg, trained = ctx.run_dir, ctx.cfg, ctx.trained
     out = []
-    if trained and (run_dir / "metrics.csv").is_file():
-        out.append(training_curves(run_dir / "fig2_training.png", run_dir,
+    if trained:
+        out.append(training_curves(run_dir / "fig2_training.png", ctx.histories,
                                    admm_reference_losses(task, cfg)))
-    if (run_dir / "per_item.json").is_file():
-        out.append(boxplots(run_dir / "fig3_boxplots.png", run_dir, results, cfg.model.layers))
+    out.append(boxplots(run_dir / "fig3_boxplots.png", ctx, cfg.model.layers))
     out.append(metric_vs_iterations(
-        run_dir / "fig4_stoi_vs_iterations.png", results["methods"], "stoi",
+        run_dir / "fig4_stoi_vs_iterations.png", ctx.results.methods, "stoi",
         title="STOI against iterations (Fig. 4)",
         xlabel="iterations / layers (UADMM iterated past its depth)"))
     if trained:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sized
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import torch
 from torch.utils.data import Dataset
 
+from unfold.results import RunContext
 from unfold.signal.stft import STFT
 from unfold.task import Method, Task
 from unfold_plugins.admm_pr.admm import ADMM
@@ -133,8 +134,7 @@ class PhaseRetrievalTask(Task[UADMM]):
                 for tying, model in trained.items() for k in cfg.eval.uadmm_iters]
         return out
 
-    def figures(self, run_dir: Path, results: dict[str, Any], cfg: ADMMPRConfig,
-                trained: Mapping[str, UADMM], test_set: Dataset) -> list[Path]:
+    def figures(self, ctx: RunContext[UADMM]) -> list[Path]:
         from unfold_plugins.admm_pr.figures import make_figures
 
-        return make_figures(self, run_dir, results, cfg, trained)
+        return make_figures(self, ctx)

@@ -159,7 +159,8 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
-    from unfold.run import prepare_run_dir, write_json
+    from unfold.results import write_json
+    from unfold.rundir import prepare_run_dir
     from unfold_plugins.cp_dequant.recipes import RECIPES
     from unfold_plugins.cp_dequant.sweep import run_sweep
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -18,6 +17,7 @@ from torch.utils.data import Dataset
 
 from unfold.data import speech_dataset
 from unfold.metrics import mse, snr_db
+from unfold.results import RunContext
 from unfold.signal.quantize import quantize
 from unfold.task import Method, Task
 from unfold_plugins.cp_dequant.config import CPDConfig
@@ -106,13 +106,13 @@ class DequantTask(Task[ChambollePock]):
                                   e.opt_max_iter, "tied", trained=True))
         return out
 
-    def figures(self, run_dir: Path, results: dict[str, Any], cfg: CPDConfig,
-                trained: Mapping[str, ChambollePock], test_set: Dataset) -> list[Path]:
+    def figures(self, ctx: RunContext[ChambollePock]) -> list[Path]:
         from unfold_plugins.cp_dequant import figures
 
+        run_dir, cfg, trained = ctx.run_dir, ctx.cfg, ctx.trained
         paths = [figures.k_rows(run_dir / "K_rows.png", trained, cfg)]
         paths.append(figures.mse_vs_inference(run_dir / "mse_vs_inference.png", self, cfg,
-                                              trained, test_set))
+                                              trained, ctx.test_set))
         if cfg.sweep.enabled:
             import shutil
 

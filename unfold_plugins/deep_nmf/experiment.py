@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     n_freq = make_stft(cfg.data.sample_rate, cfg.model.window_ms, cfg.model.hop_ms).n_fft // 2
     for update in updates:
         sub = {"methods": [r for r in rows if r["update"] in ("-", update)]}
-        table = per_snr_rows(sub, per_item, n_freq, 2 * cfg.model.rank, cfg.model.context)
+        table = per_snr_rows(sub["methods"], per_item, n_freq, 2 * cfg.model.rank, cfg.model.context)
         (out / f"table2-{update}.md").write_text(table2(table))
         sdr_vs_c_figure(out / f"sdr_vs_c-{update}.png", table)
     log(f"written to {out}")

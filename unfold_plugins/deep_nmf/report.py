@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from unfold.results import MethodResult, method_label
 
 
 def untied_layers(tying: str | None, k: int) -> int:
@@ -19,22 +20,25 @@ def untied_layers(tying: str | None, k: int) -> int:
     return min(int(tying.partition(":")[2]), k)
 
 
-def per_snr_rows(results: Mapping[str, Any], per_item: Mapping[str, Mapping[str, Sequence[float]]],
+def per_snr_rows(methods: Sequence[MethodResult | Mapping[str, Any]],
+                 per_item: Mapping[str, Mapping[str, Sequence[float]]],
                  n_freq: int, n_bases: int, context: int) -> list[dict[str, Any]]:
-    """One row per method: K, C, mean SDR per input SNR and overall, P_D = C F R and
-    P = (T + C) F R (Table 2; R = n_bases, speech and noise together)."""
-    from unfold.run import method_label
-
+    """One row per method (a run's results, or rows with "name", "iterations", "tying"): K, C,
+    mean SDR per input SNR and overall, P_D = C F R and P = (T + C) F R (Table 2; R = n_bases,
+    speech and noise together)."""
     rows = []
-    for r in results["methods"]:
+    for r in methods:
         values = per_item.get(method_label(r))
         if not values or "sdr" not in values:
             continue
         sdr, snr = np.asarray(values["sdr"]), np.asarray(values["input_snr"])
-        k = r["iterations"]
-        c = untied_layers(r["tying"], k)
+        if isinstance(r, MethodResult):
+            name, k, tying = r.name, r.iterations, r.tying
+        else:
+            name, k, tying = r["name"], r["iterations"], r["tying"]
+        c = untied_layers(tying, k)
         rows.append({
-            "name": r["name"], "K": k, "C": c, "P_D": c * n_freq * n_bases,
+            "name": name, "K": k, "C": c, "P_D": c * n_freq * n_bases,
             "P": (context + c) * n_freq * n_bases,
             "per_snr": {float(s): float(sdr[snr == s].mean()) for s in np.unique(snr)},
             "avg": float(sdr.mean()),
@@ -88,11 +92,11 @@ def sdr_vs_c_figure(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     return path
 
 
-def write_table2(run_dir: Path, results: Mapping[str, Any], n_freq: int, n_bases: int,
+def write_table2(run_dir: Path, methods: Sequence[MethodResult],
+                 per_item: Mapping[str, Mapping[str, Sequence[float]]], n_freq: int, n_bases: int,
                  context: int) -> list[Path]:
-    """table2.md + sdr_vs_c.png from a run's results.json rows and per_item.json."""
-    per_item = json.loads((run_dir / "per_item.json").read_text())
-    rows = per_snr_rows(results, per_item, n_freq, n_bases, context)
+    """table2.md + sdr_vs_c.png from a run's methods and their per-item values."""
+    rows = per_snr_rows(methods, per_item, n_freq, n_bases, context)
     if not rows:
         return []
     (run_dir / "table2.md").write_text(table2(rows))

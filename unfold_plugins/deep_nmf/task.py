@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from unfold import metrics
+from unfold.results import RunContext
 from unfold.signal.stft import STFT
 from unfold.task import Method, Task
 from unfold_plugins.deep_nmf.bases import cache_dir, cache_key, learn_bases
@@ -163,10 +164,10 @@ class DeepNMFTask(Task[DeepNMF]):
                               tying, trained=True))
         return out
 
-    def figures(self, run_dir: Path, results: dict[str, Any], cfg: Any,
-                trained: Mapping[str, torch.nn.Module], test_set: Dataset) -> list[Path]:
+    def figures(self, ctx: RunContext[DeepNMF]) -> list[Path]:
         from unfold_plugins.deep_nmf.report import write_table2
 
-        m = cfg.model
-        n_freq = make_stft(cfg.data.sample_rate, m.window_ms, m.hop_ms).n_fft // 2
-        return write_table2(run_dir, results, n_freq, 2 * m.rank, m.context)
+        m = ctx.cfg.model
+        n_freq = make_stft(ctx.cfg.data.sample_rate, m.window_ms, m.hop_ms).n_fft // 2
+        return write_table2(ctx.run_dir, ctx.results.methods, ctx.per_item, n_freq, 2 * m.rank,
+                            m.context)

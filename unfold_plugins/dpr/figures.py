@@ -1,5 +1,5 @@
 """The paper's figures from a run: Fig. 2 (error and SSIM against m, every method) and Fig. 3
-(reconstructions at two values of m). Both reuse the core's ``unfold.run.evaluate`` on fresh
+(reconstructions at two values of m). Both reuse the core's ``unfold.evaluate.evaluate`` on fresh
 held-out test problems at each m (same images, same seeds as the run's test split). SPARTA's s
 is chosen on the valid split at each m (``DPRTask.sparsity``), recorded in ``sweep.json`` and in
 Fig. 3's column titles."""
@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from unfold.report import pyplot
+from unfold.results import MethodResult, method_label
 
 from .config import at_m
 from .data import SHAPES
@@ -34,18 +35,18 @@ def figure_methods(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module]) 
             if not m.trained or m.iterations == cfg.model.layers]
 
 
-def family_label(row: Mapping[str, Any]) -> str:
+def family_label(row: MethodResult | Mapping[str, Any]) -> str:
     """``method_label`` without SPARTA's " s=<s>", which may differ from one m to the next."""
-    from unfold.run import method_label
-
-    return method_label({**row, "name": row["name"].split(" s=")[0]})
+    label = method_label(row)
+    name = row.name if isinstance(row, MethodResult) else row["name"]
+    return label.replace(name, name.split(" s=")[0], 1)
 
 
 def sweep(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module], ms: tuple[int, ...]
           ) -> dict[str, Any]:
     """{"m": [...], "methods": {label: {"mse": [...], "ssim": [...]}}, "sparta": [...]}: means
     per m; "sparta" holds SPARTA's s at each m and the valid errors it was chosen by."""
-    from unfold.run import evaluate
+    from unfold.evaluate import evaluate
 
     out: dict[str, Any] = {"m": list(ms), "n": cfg.data.n, "images": cfg.eval.sweep_images,
                            "signals": cfg.data.signals, "methods": {}, "sparta": []}
@@ -58,7 +59,7 @@ def sweep(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module], ms: tuple
         for r in rows:
             entry = out["methods"].setdefault(family_label(r), {"mse": [], "ssim": []})
             for k in ("mse", "ssim"):
-                entry[k].append(r["metrics"][k]["mean"])
+                entry[k].append(r.metrics[k].mean)
     return out
 
 

@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from unfold.run import evaluate
+from unfold.evaluate import evaluate
+from unfold.results import RunContext
 from unfold.task import Method, Task
 
 from . import metrics
@@ -142,7 +143,7 @@ class DPRTask(Task[DPR | DPRAdam]):
             grid = [Method("SPARTA", SPARTA(sparsity=s), e.sparta_iterations)
                     for s in e.sparsity_grid]
             rows, _ = evaluate(self, cfg, grid, valid, torch.device("cpu"), cfg.train.batch_size)
-            errors = {s: r["metrics"]["mse"]["mean"] for s, r in zip(e.sparsity_grid, rows)}
+            errors = {s: r.metrics["mse"].mean for s, r in zip(e.sparsity_grid, rows)}
             self._sparsity[key] = SparsityChoice.best(m, errors, len(valid))
         return self._sparsity[key]
 
@@ -179,15 +180,20 @@ class DPRTask(Task[DPR | DPRAdam]):
                 Method(f"SPARTA s={s}", SPARTA(sparsity=s), e.sparta_iterations)]
         return out
 
-    def figures(self, run_dir: Path, results: dict[str, Any], cfg: DPRConfig,
-                trained: Mapping[str, DPR | DPRAdam], test_set: Dataset) -> list[Path]:
-        from .figures import dpr_figures
-
-        choice = self.sparsity(cfg, cfg.data.m)
-        (run_dir / "sparta_sparsity.json").write_text(json.dumps(asdict(choice), indent=2) + "\n")
-        notes = results.setdefault("notes", [])  # report.md's Notes; results.json has the name
-        notes.append(choice.note())
+    def notes(self, ctx: RunContext[DPR | DPRAdam]) -> list[str]:
+        """SPARTA's s at the run's m and the valid errors it was chosen by (and, with the m
+        figures, that it is chosen the same way at each m)."""
+        cfg = ctx.cfg
+        notes = [self.sparsity(cfg, cfg.data.m).note()]
         if cfg.eval.sparsity is None and (cfg.eval.sweep_m or cfg.eval.grid_m):
             notes.append("Fig. 2 / Fig. 3: SPARTA's s chosen the same way at each m "
                          "(sweep.json, Fig. 3's column titles).")
-        return dpr_figures(self, run_dir, cfg, trained)
+        return notes
+
+    def figures(self, ctx: RunContext[DPR | DPRAdam]) -> list[Path]:
+        from .figures import dpr_figures
+
+        choice = self.sparsity(ctx.cfg, ctx.cfg.data.m)
+        (ctx.run_dir / "sparta_sparsity.json").write_text(json.dumps(asdict(choice), indent=2)
+                                                         + "\n")
+        return dpr_figures(self, ctx.run_dir, ctx.cfg, ctx.trained)

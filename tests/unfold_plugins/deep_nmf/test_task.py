@@ -59,7 +59,7 @@ def test_table2_rows_group_sdr_by_input_snr_and_count_parameters():
         "deep NMF partial:2-25": {"sdr": [2.0, 4.0, 6.0, 8.0], "input_snr": [-6, -6, 9, 9],
                                   "si_sdr": [1] * 4, "stoi": [0.6] * 4},
     }
-    rows = per_snr_rows(results, per_item, n_freq=200, n_bases=200, context=9)
+    rows = per_snr_rows(results["methods"], per_item, n_freq=200, n_bases=200, context=9)
     assert [r["C"] for r in rows] == [0, 2]
     assert rows[0]["per_snr"] == {-6.0: 2.0, 9.0: 6.0} and rows[1]["avg"] == 5.0
     assert rows[1]["P_D"] == 80_000 and rows[1]["P"] == 440_000  # the paper's 80 K / 440 K

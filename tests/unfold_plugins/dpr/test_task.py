@@ -62,6 +62,7 @@ def test_tiny_sweep_run_writes_results_and_figures(tmp_path):
     assert all(0 <= r["metrics"]["ssim"]["mean"] <= 1 for r in res["methods"])
     assert f"SPARTA at m = 128: s = {chosen['s']}, the lowest mean MSE on 4 valid" in (
         run / "report.md").read_text()
+    assert res["notes"][0].startswith(f"SPARTA at m = 128: s = {chosen['s']}")  # Task.notes hook
     sweep = json.loads((run / "sweep.json").read_text())
     assert sweep["m"] == [8, 32] and all(len(v["mse"]) == 2 for v in sweep["methods"].values())
     assert [c["m"] for c in sweep["sparta"]] == [8, 32] and "SPARTA-5" in sweep["methods"]
