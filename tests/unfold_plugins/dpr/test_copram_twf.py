@@ -105,3 +105,14 @@ def test_oracle_restart_is_never_worse_than_the_measurement_loss_choice():
         oracle = pick_oracle(OracleRestarts("DPR-Adam (oracle restart)", adam, 20)(p), y0)
     err = lambda x: (x - y0).pow(2).mean(-1)  # noqa: E731
     assert (err(oracle) <= err(by_loss) + 1e-12).all()
+
+
+def test_figures_leave_out_the_oracle_rows():
+    from unfold_plugins.dpr import plugin
+    from unfold_plugins.dpr.figures import figure_methods
+    from unfold_plugins.dpr.task import DPRTask
+
+    cfg = plugin.recipe("dpr").resolve(overrides=["data.restarts=2", "eval.sparsity=4"])
+    names = [m.name for m in DPRTask().methods(cfg, {})]
+    assert "DPR-Adam (oracle restart)" in names
+    assert "DPR-Adam (oracle restart)" not in [m.name for m in figure_methods(DPRTask(), cfg, {})]
