@@ -1,5 +1,6 @@
 """dpr: phase retrieval under a deep generative prior (Hand, Leong & Voroninski) and its
-unrolled form, with prior-free (amplitude flow) and sparse (SPARTA) baselines.
+unrolled form, with prior-free (amplitude flow) and sparse (SPARTA, CoPRAM, thresholded Wirtinger
+flow) baselines.
 
 Recipes: ``dpr`` (m = 2n on scikit-learn digits; quick-capable; the compare recipe) and
 ``dpr-sweep`` (m from n/4 to 6n: Fig. 2 and Fig. 3 of the paper). Heavy modules are imported
@@ -16,6 +17,7 @@ from .config import DPRConfig, sweep_config
 from .dpr import DPR
 from .dpr_adam import DPRAdam
 from .sparta import SPARTA
+from .twf import TWF
 
 
 def _task():  # noqa: ANN202 - imported on first use
@@ -38,6 +40,6 @@ plugin = Plugin(
                quick={**QUICK, "eval.sweep_images": 10, "eval.sweep_m": [16, 64, 192]},
                description="Fig. 2 / Fig. 3: every method against m from n/4 to 6n (digits)"),
     ],
-    unrollers={"DPR": DPR, "DPRAdam": DPRAdam, "AmplitudeFlow": AmplitudeFlow, "SPARTA": SPARTA},
+    unrollers={"DPR": DPR, "DPRAdam": DPRAdam, "AmplitudeFlow": AmplitudeFlow, "SPARTA": SPARTA, "TWF": TWF},
     compare="dpr",
 )

@@ -107,7 +107,9 @@ class EvalConfig:
     af_iterations: int = 500
     af_mu: float = 0.9
     sparta_iterations: int = 300
-    sparsity: int | None = None  # SPARTA's s; None: chosen on the valid split at each m
+    copram_iterations: int = 50  # CoPRAM (Jagatap & Hegde), each a sign update + CoSaMP
+    twf_iterations: int = 500  # thresholded Wirtinger flow (Cai, Li & Ma), μ = 0.23
+    sparsity: int | None = None  # SPARTA's and CoPRAM's s; None: chosen on the valid split at each m
     sparsity_grid: tuple[int, ...] = (4, 8, 12, 16, 24, 32)  # candidates for that choice
     sweep_m: tuple[int, ...] = ()  # Fig. 2: every method at these m (empty: no sweep)
     grid_m: tuple[int, ...] = ()  # Fig. 3: reconstructions at these m (empty: data.m)
@@ -116,7 +118,8 @@ class EvalConfig:
     def validate(self) -> None:
         if not (self.dpr_lr > 0 and self.gd_step > 0 and self.af_mu > 0):
             raise ConfigError("eval.dpr_lr, eval.gd_step and eval.af_mu must be > 0")
-        for key in ("dpr_iterations", "af_iterations", "sparta_iterations", "sweep_images"):
+        for key in ("dpr_iterations", "af_iterations", "sparta_iterations", "copram_iterations",
+                    "twf_iterations", "sweep_images"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"eval.{key} must be >= 1, got {getattr(self, key)}")
         if self.sparsity is not None and self.sparsity < 1:

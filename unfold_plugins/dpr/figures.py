@@ -30,9 +30,13 @@ def _device(trained: Mapping[str, torch.nn.Module]) -> torch.device:
 
 
 def figure_methods(task: Any, cfg: Any, trained: Mapping[str, torch.nn.Module]) -> list[Any]:
-    """The task's methods at cfg.data.m, trained models at their trained depth only."""
+    """The task's methods at cfg.data.m, trained models at their trained depth only, without the
+    oracle-restart rows (they are a table entry of the run, not a method to draw)."""
+    from .oracle import OracleRestarts
+
     return [m for m in task.methods(cfg, trained)
-            if not m.trained or m.iterations == cfg.model.layers]
+            if (not m.trained or m.iterations == cfg.model.layers)
+            and not isinstance(m, OracleRestarts)]
 
 
 def family_label(row: MethodResult | Mapping[str, Any]) -> str:

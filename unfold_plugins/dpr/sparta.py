@@ -96,26 +96,29 @@ def sparta_step(B: torch.Tensor, b: torch.Tensor, v: torch.Tensor, mu: torch.Ten
 
 @dataclass(frozen=True)
 class SparsityChoice:
-    """SPARTA's s at m measurements: fixed (``valid_mse`` empty) or ``best`` of a grid by the
-    mean per-pixel MSE on ``items`` valid problems (ties: the smaller s; NaN counts as +inf)."""
+    """A sparse method's s at m measurements (SPARTA's, CoPRAM's): fixed (``valid_mse`` empty) or
+    ``best`` of a grid by the mean per-pixel MSE on ``items`` valid problems (ties: the smaller
+    s; NaN counts as +inf)."""
 
     m: int
     s: int
     valid_mse: dict[int, float] = field(default_factory=dict)
     items: int = 0
+    method: str = "SPARTA"
 
     @classmethod
-    def best(cls, m: int, valid_mse: dict[int, float], items: int) -> SparsityChoice:
+    def best(cls, m: int, valid_mse: dict[int, float], items: int, method: str = "SPARTA"
+             ) -> SparsityChoice:
         if not valid_mse:
             raise ValueError("SparsityChoice.best needs at least one candidate s")
         s = min(valid_mse, key=lambda k: (math.inf if math.isnan(valid_mse[k]) else valid_mse[k], k))
-        return cls(m, s, dict(valid_mse), items)
+        return cls(m, s, dict(valid_mse), items, method)
 
     def note(self) -> str:
         if not self.valid_mse:
-            return f"SPARTA at m = {self.m}: s = {self.s}, fixed by eval.sparsity."
+            return f"{self.method} at m = {self.m}: s = {self.s}, fixed by eval.sparsity."
         table = ", ".join(f"s={k}: {v:.4f}" for k, v in sorted(self.valid_mse.items()))
-        return (f"SPARTA at m = {self.m}: s = {self.s}, the lowest mean MSE on {self.items} "
+        return (f"{self.method} at m = {self.m}: s = {self.s}, the lowest mean MSE on {self.items} "
                 f"valid-split problems over eval.sparsity_grid ({table}).")
 
 

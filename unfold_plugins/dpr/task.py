@@ -11,6 +11,8 @@ whatever the batch size or order.
 SPARTA's sparsity s (unless ``eval.sparsity`` fixes it) is chosen at each m on the valid split
 (``DPRTask.sparsity``); the method is named "SPARTA s=<s>", and the run's report notes the
 choice and its valid errors (``sparta_sparsity.json``; per m of the sweep in ``sweep.json``).
+CoPRAM's s is chosen the same way (``copram_sparsity.json``); thresholded Wirtinger flow (TWF) runs
+with the step μ = 0.23 of the public benchmark code, untuned.
 """
 
 from __future__ import annotations
@@ -31,13 +33,19 @@ from unfold.task import Method, Task
 from . import metrics
 from .amplitude_flow import AmplitudeFlow
 from .config import DPRConfig
+from .copram import CoPRAM
 from .data import SHAPES, load_images
 from .dpr import DPR
 from .dpr_adam import DPRAdam
 from .generator import Generator, cached_generator
 from .objective import amplitude_loss
+from .oracle import Candidates, OracleRestarts, pick_oracle
 from .problem import PRProblem, collate, gaussian_matrix, measure
 from .sparta import SPARTA, SparsityChoice
+from .twf import TWF
+
+#: the sparse baselines whose s is chosen on the valid split at each m
+SPARSE_METHODS = ("SPARTA", "CoPRAM")
 
 _SPLIT_SEED = {"train": 1, "valid": 2, "test": 3}
 _DEFAULTS = {"digits": (10, (100, 100), 150), "mnist": (20, (500, 500), 20)}
@@ -131,20 +139,30 @@ class DPRTask(Task[DPR | DPRAdam]):
         p = PRProblem(batch["A"], batch["b"], batch["m"], batch["z_init"], self.generator(cfg))
         return p.to(device), batch["y0"].to(device)
 
-    def sparsity(self, cfg: DPRConfig, m: int) -> SparsityChoice:
-        """SPARTA's s at m: ``eval.sparsity`` if set, else the ``eval.sparsity_grid`` value with the
-        lowest mean MSE over the valid problems at m (data.n_valid of them). Cached."""
+    def sparse_method(self, cfg: DPRConfig, method: str, s: int) -> Method:
+        """SPARTA or CoPRAM with sparsity s, run for its ``eval.*_iterations``."""
+        e = cfg.eval
+        if method == "SPARTA":
+            return Method(f"SPARTA s={s}", SPARTA(sparsity=s), e.sparta_iterations)
+        if method == "CoPRAM":
+            return Method(f"CoPRAM s={s}", CoPRAM(sparsity=s), e.copram_iterations)
+        raise ValueError(f"no sparse method {method!r}; known: SPARTA, CoPRAM")
+
+    def sparsity(self, cfg: DPRConfig, m: int, method: str = "SPARTA") -> SparsityChoice:
+        """The s of SPARTA or CoPRAM at m: ``eval.sparsity`` if set, else the
+        ``eval.sparsity_grid`` value with the lowest mean MSE over the valid problems at m
+        (data.n_valid of them). Cached."""
         e = cfg.eval
         if e.sparsity is not None:
-            return SparsityChoice(m, e.sparsity)
-        key = (repr(cfg.data), repr(cfg.generator), m, tuple(e.sparsity_grid), e.sparta_iterations)
+            return SparsityChoice(m, e.sparsity, method=method)
+        key = (method, repr(cfg.data), repr(cfg.generator), m, tuple(e.sparsity_grid),
+               e.sparta_iterations, e.copram_iterations)
         if key not in self._sparsity:
             valid = self.split(cfg, "valid", ms=(m,))
-            grid = [Method("SPARTA", SPARTA(sparsity=s), e.sparta_iterations)
-                    for s in e.sparsity_grid]
+            grid = [self.sparse_method(cfg, method, s) for s in e.sparsity_grid]
             rows, _ = evaluate(self, cfg, grid, valid, torch.device("cpu"), cfg.train.batch_size)
             errors = {s: r.metrics["mse"].mean for s, r in zip(e.sparsity_grid, rows)}
-            self._sparsity[key] = SparsityChoice.best(m, errors, len(valid))
+            self._sparsity[key] = SparsityChoice.best(m, errors, len(valid), method)
         return self._sparsity[key]
 
     # -- models ---------------------------------------------------------------------------------
@@ -162,8 +180,10 @@ class DPRTask(Task[DPR | DPRAdam]):
             return amplitude_loss(problem.A, problem.b, output.unsqueeze(1)).mean()
         return (output - target).pow(2).mean()
 
-    def metrics(self, output: torch.Tensor, target: torch.Tensor, problem: PRProblem,
+    def metrics(self, output: torch.Tensor | Candidates, target: torch.Tensor, problem: PRProblem,
                 cfg: DPRConfig) -> dict[str, list[float]]:
+        if isinstance(output, Candidates):  # the oracle rows only: chosen by the truth
+            output = pick_oracle(output, target)
         return {"mse": metrics.mse(output, target).tolist(),
                 "ssim": metrics.ssim(output, target, SHAPES[cfg.data.dataset]).tolist()}
 
@@ -172,19 +192,22 @@ class DPRTask(Task[DPR | DPRAdam]):
         adam = DPRAdam(lr=e.dpr_lr)
         gd = DPR(1, trainable=False, step=e.gd_step, negation=cfg.model.negation)
         out = [Method("DPR-Adam", adam, n) for n in sorted({L, 2 * L, 4 * L, e.dpr_iterations})]
+        if cfg.data.restarts > 1:  # the authors' code's choice, labelled: never the method's result
+            out += [OracleRestarts("DPR-Adam (oracle restart)", adam, e.dpr_iterations)]
         out += [Method("DPR-GD", gd, n) for n in sorted({L, e.dpr_iterations})]
         out += [Method("Unrolled DPR", m, n, tying, trained=True)  # past L: the stack repeats
                 for tying, m in trained.items() for n in (L, 2 * L, 4 * L)]
-        s = self.sparsity(cfg, cfg.data.m).s
-        out += [Method("AmplitudeFlow", AmplitudeFlow(mu=e.af_mu), e.af_iterations),
-                Method(f"SPARTA s={s}", SPARTA(sparsity=s), e.sparta_iterations)]
+        out += [Method("AmplitudeFlow", AmplitudeFlow(mu=e.af_mu), e.af_iterations)]
+        out += [self.sparse_method(cfg, name, self.sparsity(cfg, cfg.data.m, name).s)
+                for name in SPARSE_METHODS]
+        out += [Method("TWF", TWF(), e.twf_iterations)]
         return out
 
     def notes(self, ctx: RunContext[DPR | DPRAdam]) -> list[str]:
-        """SPARTA's s at the run's m and the valid errors it was chosen by (and, with the m
-        figures, that it is chosen the same way at each m)."""
+        """SPARTA's and CoPRAM's s at the run's m and the valid errors each was chosen by (and,
+        with the m figures, that it is chosen the same way at each m)."""
         cfg = ctx.cfg
-        notes = [self.sparsity(cfg, cfg.data.m).note()]
+        notes = [self.sparsity(cfg, cfg.data.m, name).note() for name in SPARSE_METHODS]
         if cfg.eval.sparsity is None and (cfg.eval.sweep_m or cfg.eval.grid_m):
             notes.append("Fig. 2 / Fig. 3: SPARTA's s chosen the same way at each m "
                          "(sweep.json, Fig. 3's column titles).")
@@ -193,7 +216,8 @@ class DPRTask(Task[DPR | DPRAdam]):
     def figures(self, ctx: RunContext[DPR | DPRAdam]) -> list[Path]:
         from .figures import dpr_figures
 
-        choice = self.sparsity(ctx.cfg, ctx.cfg.data.m)
-        (ctx.run_dir / "sparta_sparsity.json").write_text(json.dumps(asdict(choice), indent=2)
-                                                         + "\n")
+        for name in SPARSE_METHODS:
+            choice = self.sparsity(ctx.cfg, ctx.cfg.data.m, name)
+            (ctx.run_dir / f"{name.lower()}_sparsity.json").write_text(
+                json.dumps(asdict(choice), indent=2) + "\n")
         return dpr_figures(self, ctx.run_dir, ctx.cfg, ctx.trained)

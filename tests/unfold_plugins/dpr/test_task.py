@@ -58,7 +58,10 @@ def test_tiny_sweep_run_writes_results_and_figures(tmp_path):
     names = {r["name"] for r in res["methods"]}
     chosen = json.loads((run / "sparta_sparsity.json").read_text())  # at data.m, on valid
     assert chosen["m"] == 128 and chosen["items"] == 4 and len(chosen["valid_mse"]) == 6
-    assert {"DPR-Adam", "DPR-GD", "Unrolled DPR", "AmplitudeFlow", f"SPARTA s={chosen['s']}"} <= names
+    copram = json.loads((run / "copram_sparsity.json").read_text())
+    assert copram["method"] == "CoPRAM" and copram["items"] == 4 and len(copram["valid_mse"]) == 6
+    assert {"DPR-Adam", "DPR-GD", "Unrolled DPR", "AmplitudeFlow", f"SPARTA s={chosen['s']}",
+            f"CoPRAM s={copram['s']}", "TWF"} <= names
     assert all(0 <= r["metrics"]["ssim"]["mean"] <= 1 for r in res["methods"])
     assert f"SPARTA at m = 128: s = {chosen['s']}, the lowest mean MSE on 4 valid" in (
         run / "report.md").read_text()
