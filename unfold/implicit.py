@@ -101,7 +101,8 @@ class Implicit(Backprop):
         with torch.no_grad():
             state = loop.iterate(state, loop.start, anchor)
         leaves, rebuild = state_tensors(detach_state(state))
-        z = tuple(x.requires_grad_() if x.is_floating_point() else x for x in leaves)
+        z = tuple(x.requires_grad_() if x.is_floating_point() or x.is_complex() else x
+                  for x in leaves)
         out = self.graph_step(loop, rebuild(*z), anchor)
         outs, rebuild_out = state_tensors(out)
         if len(outs) != len(z):
