@@ -248,7 +248,7 @@ class Unroller(nn.Module, ABC):
         """Run ``step`` through ``torch.compile`` from now on; ``False`` / ``"off"`` undoes it.
 
         The compiled step replaces ``self.step`` on this instance, so every caller gets it: the
-        core's loop and backprop strategies, ``trace``, and a plugin's own loop. ``spec`` is a
+        core's loop (``run``, hence ``trace`` and every backprop strategy). ``spec`` is a
         ``train.compile`` value (see :mod:`unfold.compiled`). Returns the model.
         """
         parsed = CompileSpec.parse(spec)

@@ -11,6 +11,19 @@ def grads(model, p):
     return {k: r.grad.clone() for k, r in model.raw.items()}
 
 
+def saved_numel(model, p):
+    count = 0
+
+    def pack(t):
+        nonlocal count
+        count += t.numel()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(p).sum()
+    return count
+
+
 def model_with(tutorial, backprop, n_layers=12, tying="untied"):
     A = torch.randn(6, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64) / 3
     m = tutorial.LISTA(A, n_layers=n_layers, tying=tying, backprop=backprop).double()
@@ -50,17 +63,7 @@ def test_strategies_agree_in_forward(tutorial):
 def test_truncated_graph_size_is_independent_of_depth(tutorial):
     """Saved activations (the memory of backprop) stay constant in L for Truncated."""
     def saved(strategy, n_layers):
-        m, p = model_with(tutorial, strategy, n_layers=n_layers, tying="tied")
-        count = 0
-
-        def pack(t):
-            nonlocal count
-            count += t.numel()
-            return t
-
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            m(p).sum()
-        return count
+        return saved_numel(*model_with(tutorial, strategy, n_layers=n_layers, tying="tied"))
 
     assert saved(Truncated(5), 10) == saved(Truncated(5), 80)
     assert saved(Full(), 80) > 4 * saved(Full(), 10)
@@ -152,19 +155,6 @@ def test_implicit_backward_twice_through_a_retained_graph(tutorial):
     first = model.raw["S"].grad.clone()
     loss.backward()
     torch.testing.assert_close(model.raw["S"].grad, 2 * first)
-
-
-def saved_numel(model, p):
-    count = 0
-
-    def pack(t):
-        nonlocal count
-        count += t.numel()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(p).sum()
-    return count
 
 
 def test_implicit_graph_size_is_one_step_at_any_depth_and_b(tutorial):
