@@ -7,7 +7,7 @@ repeat (> 1: compiled is faster) and its median:
 - ``uadmm``: admm-pr's UADMM, 15 untied layers, batch 10 x 2 s at 22,050 Hz (the speech-like
   signal of ``admm_pr_speed.py``), tight sine STFT 1024/512; loss: MSE to the clean signal.
 - ``cp``: cp-dequant's ChambollePock, 30 tied layers, n = 320, batch 32 quantised (4-bit)
-  eSpeak frames of the quick recipe (as ``cp_dequant_backprop_memory.py``); loss: MSE.
+  eSpeak frames of the quick recipe (as ``backprop_memory.py``); loss: MSE.
 
 A training step is forward + loss + backward (no optimiser step: the arms keep equal parameters,
 so their outputs and gradients are compared at the end, with an eager float64 run as the
@@ -67,7 +67,7 @@ def uadmm_case(a: argparse.Namespace) -> Case:
 
 
 def cp_case(a: argparse.Namespace) -> Case:
-    from cp_dequant_backprop_memory import data
+    from backprop_memory import data
 
     from unfold_plugins.cp_dequant.unroller import ChambollePock, CPProblem
 
@@ -196,7 +196,7 @@ def main() -> None:
     ap.add_argument("--out", help="JSON file (default: stdout)")
     a = ap.parse_args()
     from admm_pr_speed import machine
-    from cp_dequant_backprop_memory import write_result
+    from backprop_memory import write_result
 
     torch.set_num_threads(a.threads)
     start = machine()

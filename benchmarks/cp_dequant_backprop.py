@@ -4,7 +4,7 @@
 
 For Full, the core's Truncated(30) and the paper's frozen-Jacobian truncation (frozen:30):
 time per training step and peak memory at L = 30 and L = 1000 (measured as in
-``cp_dequant_backprop_memory.py``), then each trains a tied DCT-initialised K at L = 1000 for the
+``backprop_memory.py``), then each trains a tied DCT-initialised K at L = 1000 for the
 same ``--train-steps`` Adam steps on the same batches (32 quantised eSpeak frames each) and is
 tested at L = 1000 (classical inference) on ``--test-frames`` frames. Checks (the paper's claims):
 time(truncated, 1000) ≤ 0.6 · time(full, 1000); peak(truncated, 1000) within 10 % of
@@ -22,7 +22,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cp_dequant_backprop_memory import (  # noqa: E402
+from backprop_memory import (  # noqa: E402
     data,
     measure,
     model_for,

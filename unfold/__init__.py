@@ -19,6 +19,8 @@ _EXPORTS = {
     "Full": "unfold.backprop",
     "Truncated": "unfold.backprop",
     "Checkpointed": "unfold.backprop",
+    "Implicit": "unfold.implicit",
+    "Loop": "unfold.backprop",
     "Plugin": "unfold.plugin",
     "Command": "unfold.plugin",
     "Registry": "unfold.plugin",

@@ -1,13 +1,17 @@
-"""Gradient strategies for an unrolled loop ``state_{t+1} = step_t(state_t)``, t = 0 … n−1.
+"""Gradient strategies for an unrolled loop ``s_{t+1} = step(s_t, t)``, t = start … stop − 1.
 
-Each strategy is a small object whose ``run`` drives the loop; the Unroller hands it the step
-function. They differ only when autograd is recording:
+The Unroller owns the loop: :meth:`Unroller.run <unfold.unroller.Unroller.run>` describes one
+run as a :class:`Loop` (its step, θ per layer, the layer range) and hands it to the model's
+strategy, whose :meth:`Backprop.unroll` decides which stretches of layers run with a graph.
+They differ only when autograd is recording:
 
 - ``Full()``: every step keeps its graph; memory grows linearly in n.
 - ``Truncated(b)``: the first n − b steps run without a graph and the state is detached, so only
   the last b steps carry gradients; peak memory is independent of n. ``Truncated(n)`` equals Full.
 - ``Checkpointed(segment)``: exact gradients; only the states at segment boundaries are kept and
   each segment is recomputed during the backward pass (default segment ≈ √n, memory ~ √n).
+- ``Implicit(b)`` (:mod:`unfold.implicit`): the gradient of the fixed point, b Neumann terms of
+  the step's Jacobian at the last state; memory independent of n and of b. Tied models only.
 
 States are dataclasses of tensors (or a single tensor); fields that are not tensors pass through.
 """
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -38,36 +44,103 @@ def detach_state(state: Any) -> Any:
     return dataclasses.replace(state, **changes)
 
 
-def _tensor_fields(state: Any) -> list[str]:
-    return [f.name for f in dataclasses.fields(state) if isinstance(getattr(state, f.name), torch.Tensor)]
+def state_tensors(state: Any) -> tuple[tuple[torch.Tensor, ...], Callable[..., Any]]:
+    """The tensor fields of ``state`` and a function rebuilding a state from new ones.
+
+    ``tensors, rebuild = state_tensors(s)``; ``rebuild(*tensors)`` is ``s`` again. A single
+    tensor is a state of one field; fields that are not tensors are carried over unchanged.
+    """
+    if isinstance(state, torch.Tensor):
+        return (state,), lambda x: x
+    names = [f.name for f in dataclasses.fields(state) if isinstance(getattr(state, f.name), torch.Tensor)]
+
+    def rebuild(*tensors: torch.Tensor) -> Any:
+        return dataclasses.replace(state, **dict(zip(names, tensors, strict=True)))
+
+    return tuple(getattr(state, k) for k in names), rebuild
 
 
-def _loop(step: StepFn, state: Any, start: int, stop: int, callback: Callback) -> Any:
-    for t in range(start, stop):
-        state = step(state, t)
-        if callback is not None:
-            callback(t, state)
-    return state
+@dataclass(frozen=True)
+class Loop:
+    """One run of an unrolled model as a backprop strategy sees it.
+
+    Layers ``t = start … stop − 1`` are applied to the state handed to ``Backprop.unroll``.
+
+    Attributes:
+        step: ``step(state, t)`` applies layer t (its θ and the problem are bound in).
+        theta: ``theta(t)``, the constrained parameters of layer t (a ``Theta``).
+        start, stop: the layer range; ``n = stop − start`` layers run.
+        callback: ``callback(t, state)`` after layer t, or None.
+        model: the Unroller (None when a bare step function was wrapped).
+        problem: the problem the run solves.
+    """
+
+    step: StepFn
+    theta: Callable[[int], Any]
+    start: int
+    stop: int
+    callback: Callback = None
+    model: Any = None
+    problem: Any = None
+
+    @property
+    def n(self) -> int:
+        return self.stop - self.start
+
+    def iterate(self, state: Any, start: int, stop: int, report: bool = True) -> Any:
+        """State after layers ``start … stop − 1`` — the one loop over layers in unfold.
+
+        ``report=False`` skips the callback (a stretch that is replayed, e.g. by checkpointing).
+        """
+        for t in range(start, stop):
+            state = self.step(state, t)
+            if report and self.callback is not None:
+                self.callback(t, state)
+        return state
 
 
 class Backprop:
-    """Base class: how gradients flow through the unrolled loop."""
+    """Base class: how gradients flow through the unrolled loop.
+
+    A strategy implements ``unroll(loop, state)``: the state after the loop's layers, computed
+    through ``loop.iterate`` (with or without a graph, in stretches of its choosing).
+    """
 
     #: whether the backward pass calls the step function again (checkpointing)
     recomputes = False
 
+    def unroll(self, loop: Loop, state: Any) -> Any:
+        if type(self).run is not Backprop.run:  # a strategy written against the old interface
+            warnings.warn(f"{type(self).__name__}.run(step, state, n, callback) is deprecated; "
+                          "implement unroll(loop, state) instead", DeprecationWarning, stacklevel=2)
+            return self.run(lambda s, t: loop.step(s, loop.start + t), state, loop.n,
+                            None if loop.callback is None else
+                            lambda t, s: loop.callback(loop.start + t, s))  # type: ignore[misc]
+        raise NotImplementedError(f"{type(self).__name__} does not implement unroll(loop, state)")
+
     def run(self, step: StepFn, state: Any, n: int, callback: Callback = None) -> Any:
-        raise NotImplementedError
+        """Deprecated: ``unroll(Loop(step, ...), state)``; kept for callers of the old interface."""
+        warnings.warn("Backprop.run(step, state, n, callback) is deprecated; use "
+                      "Unroller.run or Backprop.unroll(Loop(...), state)", DeprecationWarning,
+                      stacklevel=2)
+        return self.unroll(Loop(step, _no_theta, 0, n, callback), state)
+
+    def check(self, model: Any) -> None:
+        """Raise ValueError if this strategy cannot train ``model`` (e.g. its tying)."""
 
     def describe(self) -> str:
         return type(self).__name__
 
 
+def _no_theta(t: int) -> Any:
+    raise TypeError("this loop wraps a bare step function and has no θ per layer")
+
+
 class Full(Backprop):
     """Backpropagate through every layer."""
 
-    def run(self, step: StepFn, state: Any, n: int, callback: Callback = None) -> Any:
-        return _loop(step, state, 0, n, callback)
+    def unroll(self, loop: Loop, state: Any) -> Any:
+        return loop.iterate(state, loop.start, loop.stop)
 
     def describe(self) -> str:
         return "full"
@@ -81,22 +154,24 @@ class Truncated(Backprop):
             raise ValueError(f"truncation length b must be an integer >= 1, got {b!r}")
         self.b = b
 
-    def run(self, step: StepFn, state: Any, n: int, callback: Callback = None) -> Any:
+    def unroll(self, loop: Loop, state: Any) -> Any:
         if not torch.is_grad_enabled():
-            return _loop(step, state, 0, n, callback)
-        cut = max(n - self.b, 0)
-        if cut > 0:
+            return loop.iterate(state, loop.start, loop.stop)
+        cut = max(loop.stop - self.b, loop.start)
+        if cut > loop.start:
             with torch.no_grad():
-                state = _loop(step, state, 0, cut, callback)
+                state = loop.iterate(state, loop.start, cut)
             state = detach_state(state)
-        return _loop(step, state, cut, n, callback)
+        return loop.iterate(state, cut, loop.stop)
 
     def describe(self) -> str:
         return f"truncated({self.b})"
 
 
 class Checkpointed(Backprop):
-    """Exact gradients, recomputing each segment of layers in the backward pass."""
+    """Exact gradients, recomputing each segment of layers in the backward pass.
+
+    The callback sees the state at the end of each segment only."""
 
     recomputes = True
 
@@ -105,37 +180,33 @@ class Checkpointed(Backprop):
             raise ValueError(f"checkpoint segment must be an integer >= 1 or None, got {segment!r}")
         self.segment = segment
 
-    def run(self, step: StepFn, state: Any, n: int, callback: Callback = None) -> Any:
-        if not torch.is_grad_enabled() or n == 0:
-            return _loop(step, state, 0, n, callback)
-        seg = self.segment or max(1, math.isqrt(n - 1) + 1)
-        for start in range(0, n, seg):
-            stop = min(start + seg, n)
-            state = self._segment(step, state, start, stop)
-            if callback is not None:
-                callback(stop - 1, state)
+    def unroll(self, loop: Loop, state: Any) -> Any:
+        if not torch.is_grad_enabled() or loop.n == 0:
+            return loop.iterate(state, loop.start, loop.stop)
+        seg = self.segment or max(1, math.isqrt(loop.n - 1) + 1)
+        for start in range(loop.start, loop.stop, seg):
+            stop = min(start + seg, loop.stop)
+            state = self._segment(loop, state, start, stop)
+            if loop.callback is not None:
+                loop.callback(stop - 1, state)
         return state
 
     @staticmethod
-    def _segment(step: StepFn, state: Any, start: int, stop: int) -> Any:
-        if isinstance(state, torch.Tensor):
-            return checkpoint(lambda x: _loop(step, x, start, stop, None), state, use_reentrant=False)
-        names = _tensor_fields(state)
+    def _segment(loop: Loop, state: Any, start: int, stop: int) -> Any:
+        tensors, rebuild = state_tensors(state)
 
-        def body(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            s = dataclasses.replace(state, **dict(zip(names, tensors)))
-            out = _loop(step, s, start, stop, None)
-            return tuple(getattr(out, k) for k in names)
+        def body(*xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            return state_tensors(loop.iterate(rebuild(*xs), start, stop, report=False))[0]
 
-        outs = checkpoint(body, *(getattr(state, k) for k in names), use_reentrant=False)
-        return dataclasses.replace(state, **dict(zip(names, outs)))
+        return rebuild(*checkpoint(body, *tensors, use_reentrant=False))
 
     def describe(self) -> str:
         return "checkpointed" if self.segment is None else f"checkpointed({self.segment})"
 
 
 def parse_backprop(spec: str | Backprop) -> Backprop:
-    """``"full"``, ``"truncated"`` (b = 30), ``"truncated:20"``, ``"checkpointed"``, ``"checkpointed:10"``."""
+    """``"full"``, ``"truncated"`` (b = 30), ``"truncated:20"``, ``"checkpointed"``,
+    ``"checkpointed:10"``, ``"implicit"`` (b = 30), ``"implicit:b"`` (b >= 0)."""
     if isinstance(spec, Backprop):
         return spec
     name, _, arg = str(spec).partition(":")
@@ -146,8 +217,13 @@ def parse_backprop(spec: str | Backprop) -> Backprop:
             return Truncated(int(arg) if arg else 30)
         if name == "checkpointed":
             return Checkpointed(int(arg) if arg else None)
+        if name == "implicit":
+            from unfold.implicit import Implicit
+
+            return Implicit(int(arg) if arg else 30)
     except ValueError as e:
         raise ValueError(f"bad backprop {spec!r}: {e}") from None
     raise ValueError(
-        f"unknown backprop {spec!r}; allowed: full, truncated[:b], checkpointed[:segment]"
+        f"unknown backprop {spec!r}; allowed: full, truncated[:b], checkpointed[:segment], "
+        "implicit[:b]"
     )

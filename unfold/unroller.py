@@ -10,7 +10,14 @@ A subclass declares its parameters and writes three methods (template method):
 where p is the problem (a batch of measurements and operators) and g maps layer t to its
 parameter group: tied (one θ for all layers), untied (one θ per layer), or partly untied (the
 last C layers have their own θ, the first L − C share one). Running past the trained depth
-(n > L) uses g(t mod L): an untied stack is applied again, as the UADMM paper's iterated model.
+(n > L) follows the past-depth policy: ``past_depth="cycle"`` (default) uses g(t mod L), the
+untied stack applied again as the UADMM paper's iterated model; ``past_depth="last"`` keeps the
+last layer's θ, g(min(t, L − 1)), the LISTA convention.
+
+``run`` is the one loop over layers (``trace``, the backprop strategies and the plugins all go
+through it). Two hooks let a subclass shape it without overriding ``run`` or ``theta``:
+``layer_params(θ, group)`` (derived quantities, or fixed values for a group) and
+``warm_start(problem, n_iter)`` (resume from a memoised state instead of ``init``).
 
 Example::
 
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import types
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +46,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from unfold.backprop import Backprop, Full, parse_backprop
+from unfold.backprop import Backprop, Full, Loop, parse_backprop
 from unfold.compiled import CompiledStep, CompileSpec
 from unfold.params import Param, as_constraint
 
@@ -85,6 +93,9 @@ class Tying:
         return 0 if t < shared else t - shared + 1
 
 
+PAST_DEPTH = ("cycle", "last")
+
+
 class Theta(dict):
     """The constrained parameters of one layer; read them as attributes (``θ.step``)."""
 
@@ -99,6 +110,7 @@ class Unroller(nn.Module, ABC):
     """Base class of every unrolled algorithm; see the module docstring."""
 
     params: ClassVar[dict[str, Param]] = {}
+    _backprop: Backprop
 
     def __init__(
         self,
@@ -106,12 +118,16 @@ class Unroller(nn.Module, ABC):
         tying: str | Tying = "tied",
         backprop: str | Backprop | None = None,
         trainable: bool = True,
+        past_depth: str = "cycle",
     ) -> None:
         super().__init__()
         if not isinstance(n_layers, int) or n_layers < 1:
             raise ValueError(f"n_layers must be an integer >= 1, got {n_layers!r}")
+        if past_depth not in PAST_DEPTH:
+            raise ValueError(f"past_depth must be 'cycle' or 'last', got {past_depth!r}")
         self.n_layers = n_layers
         self.tying = Tying.parse(tying)
+        self.past_depth = past_depth
         self.backprop = parse_backprop(backprop) if backprop is not None else Full()
         self.trainable = trainable
         self.specs = dict(self.param_specs())
@@ -129,6 +145,17 @@ class Unroller(nn.Module, ABC):
         """The declared parameters; defaults to the class attribute ``params``."""
         return type(self).params
 
+    @property
+    def backprop(self) -> Backprop:
+        """The gradient strategy; setting it checks that it can train this model."""
+        return self._backprop
+
+    @backprop.setter
+    def backprop(self, strategy: str | Backprop) -> None:
+        bp = parse_backprop(strategy)
+        bp.check(self)
+        self.__dict__["_backprop"] = bp
+
     @abstractmethod
     def init(self, problem: Any) -> Any:
         """The initial state s_0 (a dataclass of tensors, or a tensor)."""
@@ -140,6 +167,23 @@ class Unroller(nn.Module, ABC):
     def readout(self, state: Any, problem: Any) -> Any:
         """The output read from the final state; the state itself by default."""
         return state
+
+    # -- hooks a subclass may override ---------------------------------------------------------
+    def layer_params(self, theta: Theta, group: int) -> Theta:
+        """Hook: the θ the layers of parameter group ``group`` use, from its constrained declared
+        parameters ``theta``. Default: ``theta`` unchanged.
+
+        Override to add quantities derived from the parameters (step sizes from an operator
+        norm) or to substitute fixed values for a group (a frozen pretrained dictionary)."""
+        return theta
+
+    def warm_start(self, problem: Any, n_iter: int) -> tuple[Any, int]:
+        """Hook: ``(state, start)`` a run of ``n_iter`` layers begins from when ``run`` is given no
+        state: the state after layers 0 … start − 1. Default ``(init(problem), 0)``.
+
+        Override to resume from memoised states (e.g. layers whose θ is frozen, computed once
+        per item); the state must equal what those layers produce, without a graph."""
+        return self.init(problem), 0
 
     @classmethod
     def example(cls, tying: str = "tied") -> tuple[Unroller, Any]:
@@ -168,15 +212,24 @@ class Unroller(nn.Module, ABC):
         return dataclasses.replace(problem, **changes)
 
     # -- parameters ---------------------------------------------------------------------------
+    def layer(self, t: int) -> int:
+        """The trained layer whose θ iteration t uses (``past_depth``: cycle or keep the last)."""
+        if t < self.n_layers:
+            return t
+        return t % self.n_layers if self.past_depth == "cycle" else self.n_layers - 1
+
     def theta(self, t: int) -> Theta:
-        """Constrained parameters of layer t (t may exceed n_layers: the stack repeats).
+        """Constrained parameters of layer t (t may exceed n_layers: see ``past_depth``), passed
+        through the ``layer_params`` hook.
 
         During ``run`` every parameter is constrained and split into its groups once per
         forward pass, so backward does not allocate a full-size gradient per layer."""
-        g = self.tying.group(t, self.n_layers)
+        g = self.tying.group(self.layer(t), self.n_layers)
         if self._groups is not None:
-            return Theta({k: v[g] for k, v in self._groups.items()})
-        return Theta({k: self.constraints[k].forward(r[g]) for k, r in self.raw.items()})
+            th = Theta({k: v[g] for k, v in self._groups.items()})
+        else:
+            th = Theta({k: self.constraints[k].forward(r[g]) for k, r in self.raw.items()})
+        return self.layer_params(th, g)
 
     def value(self, name: str) -> torch.Tensor:
         """Constrained value of parameter ``name`` for every layer, shape (n_layers, *shape)."""
@@ -195,7 +248,7 @@ class Unroller(nn.Module, ABC):
         """Run ``step`` through ``torch.compile`` from now on; ``False`` / ``"off"`` undoes it.
 
         The compiled step replaces ``self.step`` on this instance, so every caller gets it: the
-        core's loop and backprop strategies, ``trace``, and a plugin's own loop. ``spec`` is a
+        core's loop (``run``, hence ``trace`` and every backprop strategy). ``spec`` is a
         ``train.compile`` value (see :mod:`unfold.compiled`). Returns the model.
         """
         parsed = CompileSpec.parse(spec)
@@ -217,22 +270,48 @@ class Unroller(nn.Module, ABC):
         self,
         problem: Any,
         n_iter: int | None = None,
+        *legacy: Callable[[int, Any], None] | None,
+        state: Any = None,
+        start: int = 0,
         callback: Callable[[int, Any], None] | None = None,
     ) -> Any:
-        """Final state after ``n_iter`` layers (default: the trained depth)."""
+        """State after layers ``start … n_iter − 1`` — the one loop over layers.
+
+        Args:
+            n_iter: the layer to stop before (default: the trained depth); may exceed it.
+            state: the state after the first ``start`` layers; default: the ``warm_start``
+                hook's (``init(problem)`` at layer 0 unless a subclass memoises a prefix).
+            start: the index of the first layer to apply (needs ``state``).
+            callback: ``callback(t, state)`` after layer t (the backprop strategy decides
+                which layers it sees: all of them, except with ``Checkpointed``).
+
+        The model's backprop strategy receives the loop as a :class:`~unfold.backprop.Loop`.
+        """
+        if legacy:
+            warnings.warn("Unroller.run(problem, n_iter, callback): pass callback= by keyword",
+                          DeprecationWarning, stacklevel=2)
+            if len(legacy) > 1 or callback is not None:
+                raise TypeError("run() takes one callback: pass it as callback=")
+            callback = legacy[0]
         n = self.n_layers if n_iter is None else n_iter
         if not isinstance(n, int) or n < 0:
             raise ValueError(f"n_iter must be an integer >= 0, got {n_iter!r}")
-        state = self.init(problem)
+        if state is None:
+            if start:
+                raise ValueError(f"run(start={start}) needs the state after layer {start - 1}")
+            state, start = self.warm_start(problem, n)
+        if not isinstance(start, int) or not 0 <= start <= n:
+            raise ValueError(f"start must be an integer in [0, n_iter={n}], got {start!r}")
 
         def one(s: Any, t: int) -> Any:
             return self.step(s, self.theta(t), problem)
 
+        loop = Loop(one, self.theta, start, n, callback, self, problem)
         if self.backprop.recomputes:  # the backward pass replays step(): θ must come from raw
-            return self.backprop.run(one, state, n, callback)
+            return self.backprop.unroll(loop, state)
         self._groups = {k: self.constraints[k].forward(r).unbind(0) for k, r in self.raw.items()}
         try:
-            return self.backprop.run(one, state, n, callback)
+            return self.backprop.unroll(loop, state)
         finally:
             self._groups = None
 
@@ -244,16 +323,14 @@ class Unroller(nn.Module, ABC):
         self, problem: Any, fn: Callable[[Any, Any], Any], n_iter: int | None = None
     ) -> list[Any]:
         """``fn(readout, problem)`` after every layer 1 … n (for metric-vs-layer plots)."""
-        n = self.n_layers if n_iter is None else n_iter
         out: list[Any] = []
-        state = self.init(problem)
-        for t in range(n):
-            state = self.step(state, self.theta(t), problem)
-            out.append(fn(self.readout(state, problem), problem))
+        self.run(problem, n_iter, state=self.init(problem),
+                 callback=lambda t, s: out.append(fn(self.readout(s, problem), problem)))
         return out
 
     def extra_repr(self) -> str:
         return (
             f"n_layers={self.n_layers}, tying={self.tying.label}, "
-            f"backprop={self.backprop.describe()}, trainable={self.trainable}"
+            f"backprop={self.backprop.describe()}, trainable={self.trainable}, "
+            f"past_depth={self.past_depth}"
         )

@@ -109,3 +109,76 @@ def test_bad_depths(tutorial):
     model, p = tutorial.LISTA.example()
     with pytest.raises(ValueError, match="n_iter"):
         model(p, n_iter=-1)
+
+
+def perturbed(model):
+    with torch.no_grad():
+        for r in model.raw.values():
+            r.add_(0.05 * torch.randn(r.shape, generator=torch.Generator().manual_seed(2)))
+    return model
+
+
+@pytest.mark.parametrize("policy, layers", [("cycle", [0, 1, 2, 0, 1, 2, 0]),
+                                            ("last", [0, 1, 2, 2, 2, 2, 2])])
+def test_past_depth_policy(tutorial, policy, layers):
+    A = torch.randn(6, 8, generator=torch.Generator().manual_seed(0))
+    model = perturbed(tutorial.LISTA(A, n_layers=3, tying="untied", past_depth=policy))
+    assert [model.layer(t) for t in range(7)] == layers
+    assert f"past_depth={policy}" in repr(model)
+    p = tutorial.Problem(torch.randn(2, 6, generator=torch.Generator().manual_seed(1)))
+    with torch.no_grad():
+        state = model.init(p)
+        for t in layers:  # by hand: the θ the policy picks
+            state = model.step(state, model.theta(t), p)
+        torch.testing.assert_close(model(p, n_iter=7), state.x)
+
+
+def test_past_depth_rejects_unknown(tutorial):
+    with pytest.raises(ValueError, match="past_depth must be 'cycle' or 'last', got 'wrap'"):
+        tutorial.LISTA(torch.randn(6, 8), n_layers=3, past_depth="wrap")
+
+
+def test_run_resumes_from_a_state(tutorial):
+    model, p = tutorial.LISTA.example("untied")
+    model = perturbed(model)
+    seen = []
+    with torch.no_grad():
+        mid = model.run(p, 2)
+        resumed = model.run(p, 5, state=mid, start=2, callback=lambda t, s: seen.append(t))
+        torch.testing.assert_close(resumed.x, model.run(p, 5).x)
+    assert seen == [2, 3, 4]
+    with pytest.raises(ValueError, match="needs the state"):
+        model.run(p, 5, start=2)
+    with pytest.raises(ValueError, match="start must be"):
+        model.run(p, 2, state=mid, start=3)
+
+
+def test_positional_callback_still_works_with_a_warning(tutorial):
+    model, p = tutorial.LISTA.example()
+    seen = []
+    with pytest.warns(DeprecationWarning, match="callback="):
+        model.run(p, 3, lambda t, s: seen.append(t))
+    assert seen == [0, 1, 2]
+
+
+def test_hooks_shape_the_run_without_overriding_it(tutorial):
+    class Hooked(tutorial.LISTA):
+        starts = []
+
+        def layer_params(self, theta, group):  # a derived quantity, read by nothing here
+            theta["half"] = theta.thresh / 2
+            return theta
+
+        def warm_start(self, problem, n_iter):
+            self.starts.append(n_iter)
+            return super().warm_start(problem, n_iter)
+
+    model, p = tutorial.LISTA.example()
+    hooked = Hooked(model.A, n_layers=3)
+    with torch.no_grad():
+        assert float(hooked.theta(0).half) == pytest.approx(float(hooked.theta(0).thresh) / 2)
+    with torch.no_grad():
+        torch.testing.assert_close(hooked(p), model(p))
+        values = hooked.trace(p, lambda x, _: x, n_iter=3)
+    assert Hooked.starts == [3]  # trace starts from init itself
+    assert len(values) == 3

@@ -13,7 +13,7 @@ import torch
 from unfold.report import metric_vs_iterations, pyplot
 from unfold.results import MethodResult, RunContext
 from unfold.train import History
-from unfold_plugins.admm_pr.admm import ADMM, admm_init
+from unfold_plugins.admm_pr.admm import ADMM
 from unfold_plugins.admm_pr.divergence import kl, learned_divergence
 from unfold_plugins.admm_pr.uadmm import UADMM
 
@@ -30,14 +30,24 @@ def admm_reference_losses(task: Any, cfg: Any, split: str = "valid") -> dict[int
     sums, count = dict.fromkeys(marks, 0.0), 0
     for batch in loader:
         problem, target = task.problem(batch, cfg, torch.device("cpu"))
-        state, theta = admm_init(problem), admm.theta(0)
-        for t in range(1, marks[-1] + 1):
-            state = admm.step(state, theta, problem)
-            if t in sums:
-                n = target.shape[0]
-                sums[t] += float(task.loss(admm.readout(state, problem), target, problem, cfg)) * n
+        for k, v in _batch_losses(admm, task, cfg, problem, target, marks).items():
+            sums[k] += v
         count += target.shape[0]
     return {k: v / max(count, 1) for k, v in sums.items()}
+
+
+def _batch_losses(admm: ADMM, task: Any, cfg: Any, problem: Any, target: Any,
+                  marks: list[int]) -> dict[int, float]:
+    """{k: training loss after k iterations × batch size} for k in ``marks`` (one run)."""
+    out: dict[int, float] = {}
+
+    def record(t: int, state: Any) -> None:
+        if t + 1 in marks:
+            out[t + 1] = float(task.loss(admm.readout(state, problem), target, problem, cfg))
+            out[t + 1] *= target.shape[0]
+
+    admm.run(problem, marks[-1], callback=record)
+    return out
 
 
 def training_curves(path: Path, histories: Mapping[str, History], refs: Mapping[int, float]) -> Path:

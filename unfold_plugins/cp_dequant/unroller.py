@@ -19,7 +19,6 @@ state y, ȳ (batch, n), ψ (batch, k); K (k, n).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -27,7 +26,7 @@ from unfold.backprop import Backprop
 from unfold.params import Interval, LogPositive, Param
 from unfold.unroller import Theta, Tying, Unroller
 from unfold_plugins.cp_dequant.cp import cp_step, dct_matrix, spectral_norm, step_sizes
-from unfold_plugins.cp_dequant.frozen import FrozenJacobian, frozen_run, parse_cp_backprop
+from unfold_plugins.cp_dequant.frozen import parse_cp_backprop
 
 Tensor = torch.Tensor
 
@@ -88,8 +87,6 @@ class ChambollePock(Unroller):
         }
         self._norm_cache: tuple[int, int, Tensor] | None = None
         bp = parse_cp_backprop(backprop) if backprop is not None else None
-        if isinstance(bp, FrozenJacobian) and Tying.parse(tying).kind != "tied":
-            raise ValueError(f"backprop {bp.describe()} needs tying 'tied', got {tying!r}")
         super().__init__(n_layers, tying, bp, trainable)
 
     def param_specs(self) -> dict[str, Param]:
@@ -107,13 +104,10 @@ class ChambollePock(Unroller):
                 self._norm_cache = (*key, spectral_norm(K.detach()))
         return self._norm_cache[2]
 
-    def theta(self, t: int) -> Theta:
-        """K, r, c of layer t plus the step sizes σ, τ derived from ‖K‖₂."""
-        g = self.tying.group(t, self.n_layers)
-        th = super().theta(t)  # the core splits the groups once per forward pass
-        norm = self.norms()[g]
-        th["sigma"], th["tau"] = step_sizes(norm, th.ratio, th.scale)
-        return th
+    def layer_params(self, theta: Theta, group: int) -> Theta:
+        """K, r, c of a layer plus the step sizes σ, τ derived from ‖K‖₂ of its group."""
+        theta["sigma"], theta["tau"] = step_sizes(self.norms()[group], theta.ratio, theta.scale)
+        return theta
 
     # -- the iteration ------------------------------------------------------------------------
     def init(self, problem: CPProblem) -> CPState:
@@ -127,13 +121,6 @@ class ChambollePock(Unroller):
 
     def readout(self, state: CPState, problem: CPProblem) -> Tensor:
         return state.y
-
-    def run(self, problem: Any, n_iter: int | None = None, callback: Any = None) -> Any:
-        if isinstance(self.backprop, FrozenJacobian) and torch.is_grad_enabled():
-            if callback is not None:
-                raise ValueError("the frozen-Jacobian backprop does not take a callback")
-            return frozen_run(self, problem, self.n_layers if n_iter is None else n_iter)
-        return super().run(problem, n_iter, callback)
 
     @classmethod
     def example(cls, tying: str = "tied") -> tuple[ChambollePock, CPProblem]:

@@ -16,9 +16,10 @@ to the current frame M' ``(F, N)`` (section 5.4). Wiener output uses the last F 
 
 So C = 0 (tying "tied" or "partial:0") is SNMF with K iterations, C = 1 trains only the
 reconstruction bases W^K (DNMF), and C = K ("untied") gives every layer its own bases.
-The shared group's W̄ is frozen (a buffer): the core's shared group still allocates a W^0
-slot of shape (F, R), unused and counted by ``n_params``; ``discriminative_params`` gives
-P_D = C F R of Table 2.
+The shared group's W̄ is frozen (a buffer, substituted for the group by the core's
+``layer_params`` hook): the core's shared group still allocates a W^0 slot of shape (F, R),
+unused; ``discriminative_params`` gives P_D = C F R of Table 2. With ``cache_prefix`` the
+``warm_start`` hook resumes a run from the memoised output of the frozen layers.
 
 Shapes: M' ``(batch, F, N)``, X ``(batch, T F, N)``, H ``(batch, R, N)``.
 """
@@ -26,9 +27,7 @@ Shapes: M' ``(batch, F, N)``, X ``(batch, T F, N)``, H ``(batch, R, N)``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
@@ -59,7 +58,7 @@ class NMFProblem:
 class NMFState:
     h: Tensor  # (batch, R, N)
     w: Tensor  # bases of the current layer: (TF, R) shared or (F, R) untied
-    depth: int = 0  # layers applied so far (set by ``prefix``; the engine's loop ignores it)
+    depth: int = 0  # layers applied so far (set by ``prefix``; ``run`` takes start= instead)
 
 
 def wiener(m: Tensor, w: Tensor, h: Tensor, n_speech: int) -> Tensor:
@@ -139,10 +138,11 @@ class DeepNMF(Unroller):
         """P = (T + C) F R (Table 2)."""
         return self.w_bar.numel() + self.discriminative_params()
 
-    def theta(self, t: int) -> Theta:
-        if self.is_untied(t):
-            return super().theta(t)
-        return Theta({"W": self.w_bar})
+    def layer_params(self, theta: Theta, group: int) -> Theta:
+        """The shared group (group 0 when K − C > 0) uses the frozen SNMF bases W̄."""
+        if group == 0 and self.n_shared:
+            return Theta({"W": self.w_bar})
+        return theta
 
     def init(self, p: NMFProblem) -> NMFState:
         b, _, n = p.m.shape
@@ -160,24 +160,16 @@ class DeepNMF(Unroller):
     @torch.no_grad()
     def prefix(self, p: NMFProblem, depth: int | None = None) -> NMFState:
         """State after the first ``depth`` (default K − C) layers, without a graph."""
-        state = self.init(p)
         depth = self.n_shared if depth is None else depth
-        for t in range(depth):
-            state = self.step(state, self.theta(t), p)
+        state = self.run(p, depth, state=self.init(p))
         return NMFState(state.h, state.w, depth)
 
-    def run(self, problem: Any, n_iter: int | None = None,
-            callback: Callable[[int, Any], None] | None = None) -> Any:
-        n = self.n_layers if n_iter is None else n_iter
-        start = self.n_shared
-        if self.prefix_cache is None or callback is not None or n != self.n_layers or not start:
-            return super().run(problem, n_iter, callback)
-        state = self._cached_prefix(problem)
-
-        def one(s: NMFState, t: int) -> NMFState:
-            return self.step(s, self.theta(start + t), problem)
-
-        return self.backprop.run(one, state, n - start, None)
+    def warm_start(self, problem: NMFProblem, n_iter: int) -> tuple[NMFState, int]:
+        """With ``cache_prefix``, a run of the trained depth starts after the frozen layers from
+        the memoised state of each item."""
+        if self.prefix_cache is None or n_iter != self.n_layers or not self.n_shared:
+            return super().warm_start(problem, n_iter)
+        return self._cached_prefix(problem), self.n_shared
 
     def _cached_prefix(self, p: NMFProblem) -> NMFState:
         assert self.prefix_cache is not None
@@ -196,9 +188,7 @@ class DeepNMF(Unroller):
 
     def forward_from(self, state: NMFState, p: NMFProblem, start: int) -> Tensor:
         """Output of layers ``start`` … K − 1 applied to ``state`` (e.g. a cached prefix)."""
-        for t in range(start, self.n_layers):
-            state = self.step(state, self.theta(t), p)
-        return self.readout(state, p)
+        return self.readout(self.run(p, state=state, start=start), p)
 
     def readout(self, s: NMFState, p: NMFProblem) -> Tensor:
         return wiener(p.m, s.w, s.h, self.n_speech)

@@ -83,10 +83,12 @@ def split_gradients(model: DeepNMF, p: NMFProblem, s: Tensor, state: NMFState | 
     """
     k = model.n_layers
     state = model.init(p) if state is None else state
-    inputs: list[NMFState] = [state] * start
-    for t in range(start, k):
-        inputs.append(state)
-        state = model.step(state, model.theta(t), p)
+    inputs: dict[int, NMFState] = {start: state}  # the input of every layer from ``start``
+
+    def record(t: int, out: NMFState) -> None:
+        inputs[t + 1] = out
+
+    state = model.run(p, state=state, start=start, callback=record)
     grads: dict[int, Split] = {}
     if not model.is_untied(k - 1):
         return grads
@@ -98,7 +100,7 @@ def split_gradients(model: DeepNMF, p: NMFProblem, s: Tensor, state: NMFState | 
 
     delta, g = output_backward(p.m, state.w, state.h, s, model.n_speech)
     add(k - 1, g)
-    for t in range(k - 1, max(start, 1) - 1, -1):
+    for t in sorted((t for t in inputs if max(start, 1) <= t < k), reverse=True):
         if not model.is_untied(t - 1):
             break
         delta, g = layer_backward(p.m, inputs[t].w, inputs[t].h, model.mu, delta)

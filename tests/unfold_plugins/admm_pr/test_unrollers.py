@@ -203,3 +203,25 @@ def test_learned_divergence_at_init_is_the_quadratic_loss():
     q = 0.5 * (y - 1) ** 2
     # equal up to a constant and the O(|w| b / ρ·ρ) APL deviation
     assert float(((f - f[20]) - (q - q[20])).abs().max()) < 5e-3
+
+
+def _grads(model, problem):
+    model.zero_grad()
+    model(problem).pow(2).sum().backward()
+    return torch.cat([r.grad.reshape(-1) for r in model.raw.values() if r.grad is not None])
+
+
+def test_implicit_backprop_on_tied_uadmm():
+    """implicit:0 is one differentiated step from the detached last state (= Truncated(1) one
+    layer deeper) on the multi-field ADMM state; b > 0 adds Neumann terms; untied refused."""
+    from unfold.backprop import Truncated
+    from unfold.implicit import Implicit
+
+    _, p = UADMM.example()
+    jfb = _grads(UADMM(6, backprop=Implicit(0)), p)
+    one = _grads(UADMM(7, backprop=Truncated(1)), p)
+    torch.testing.assert_close(jfb, one, rtol=1e-5, atol=0)  # float32 summation order
+    more = _grads(UADMM(6, backprop=Implicit(5)), p)
+    assert torch.isfinite(more).all() and not torch.equal(more, jfb)
+    with pytest.raises(ValueError, match="needs tying 'tied'"):
+        UADMM(6, "untied", backprop="implicit:5")
