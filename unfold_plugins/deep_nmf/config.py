@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from unfold.recipe import ConfigError, TrainConfig
@@ -51,10 +52,37 @@ class ModelConfig:
             raise ConfigError(f"model.mu must be >= 0, got {self.mu}")
 
 
+def parse_topology(spec: str) -> tuple[int, int]:
+    """"3x256" -> (3 hidden layers, width 256); at least 2 hidden layers."""
+    found = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(spec))
+    if not found or int(found.group(1)) < 2 or int(found.group(2)) < 1:
+        raise ValueError(f"DNN topology must be 'DxW' with D >= 2 hidden layers of width W >= 1 "
+                         f"(e.g. 3x256, 2x1024), got {spec!r}")
+    return int(found.group(1)), int(found.group(2))
+
+
+@dataclass
+class DNNConfig:
+    """The DNN mask baseline of §5.2 (``deep-nmf-dnn``); empty topology: no DNN (NMF recipes)."""
+
+    topology: str = ""  # "DxW": D >= 2 tanh hidden layers of width W (Table 1: 3x256, 2x1024, 2x1536)
+    noise: float = 0.1  # σ of the Gaussian noise added to the inputs while training
+
+    def validate(self) -> None:
+        if self.topology:
+            try:
+                parse_topology(self.topology)
+            except ValueError as e:
+                raise ConfigError(f"dnn.topology: {e}") from None
+        if not self.noise >= 0 or self.noise == float("inf"):
+            raise ConfigError(f"dnn.noise must be a finite number >= 0, got {self.noise}")
+
+
 @dataclass
 class DeepNMFConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    dnn: DNNConfig = field(default_factory=DNNConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=15, batch_size=10, lr=3e-2, patience=0))
     update: str = "adam"  # adam (W = exp(raw)) | mbp (multiplicative back-propagation, eq. 38)

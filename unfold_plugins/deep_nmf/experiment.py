@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, per_item = [], {}
     for k in _ints(args.ks):
         cfg.model.layers = k
-        snmf = task.build_model(cfg, "tied")
+        n_freq = make_stft(cfg.data.sample_rate, cfg.model.window_ms, cfg.model.hop_ms).n_fft // 2
+        snmf = task.snmf(cfg, "tied", n_freq)
         d0 = k - min(max(cs, default=0), k)
         pre = {name: with_prefix(snmf, [(p, t.s) for p, t in b], d0)
                for name, b in (("train", train), ("valid", valid))}
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         models = [("SNMF", "tied", snmf, "-")]
         for c in (c for c in cs if 1 <= c <= k):
             for update in updates:
-                model = task.build_model(cfg, f"partial:{c}")
+                model = task.snmf(cfg, f"partial:{c}", n_freq)
                 lr = cfg.train.lr if update == "adam" else args.mbp_eta
                 hist = fit(model, pre["train"], pre["valid"], cfg.train.epochs, update, lr)
                 log(f"K={k} C={c} {update}: valid loss {hist['valid'][0]:.4f} -> "

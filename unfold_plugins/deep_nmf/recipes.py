@@ -51,3 +51,21 @@ deep_nmf_paper = Recipe(
                 "K=4), C=0..4, SDR per input SNR and the SDR-vs-C figure",
     tyings=("partial:1", "partial:2", "partial:3", "partial:4"),
 )
+
+
+def _dnn_config() -> DeepNMFConfig:
+    cfg = DeepNMFConfig()
+    cfg.dnn.topology = "3x256"
+    cfg.train.epochs, cfg.train.lr, cfg.train.patience = 40, 1e-3, 6
+    return cfg
+
+
+deep_nmf_dnn = Recipe(
+    name="deep-nmf-dnn",
+    task=_task,
+    config=_dnn_config,
+    quick={**QUICK, "train.epochs": 8},
+    description="The paper's DNN mask baseline (§5.2, Table 1) against SNMF on the deep-nmf data; "
+                "--set dnn.topology=2x1024 (or 2x1536) for the larger networks",
+    tyings=("untied",),
+)

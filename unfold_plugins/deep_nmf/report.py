@@ -101,3 +101,37 @@ def write_table2(run_dir: Path, methods: Sequence[MethodResult],
         return []
     (run_dir / "table2.md").write_text(table2(rows))
     return [sdr_vs_c_figure(run_dir / "sdr_vs_c.png", rows)]
+
+
+def dnn_table(methods: Sequence[MethodResult],
+              per_item: Mapping[str, Mapping[str, Sequence[float]]]) -> str:
+    """The DNN baseline against SNMF (and any other method of the run): SDR per input SNR,
+    average, SI-SDR, STOI, trainable parameters, and the paired SDR difference to SNMF with its
+    95 % paired t interval over the same mixtures."""
+    from unfold.stats import paired_t
+
+    base = next((m for m in methods if m.name.startswith("SNMF")), None)
+    snrs: list[float] = []
+    rows = []
+    for m in methods:
+        values = per_item.get(m.label)
+        if not values or "sdr" not in values:
+            continue
+        sdr, snr = np.asarray(values["sdr"]), np.asarray(values["input_snr"])
+        snrs = sorted(set(snrs) | {float(s) for s in np.unique(snr)})
+        diff = "-"
+        if base is not None and m is not base and base.label in per_item:
+            d = paired_t(values["sdr"], per_item[base.label]["sdr"])
+            lo, hi = d.ci95 if d.ci95 else (float("nan"), float("nan"))
+            diff = f"{d.mean_diff:+.2f} [{lo:+.2f}, {hi:+.2f}], {d.better}/{d.n}"
+        rows.append((m, sdr, snr, diff))
+    head = ["SDR [dB]", *[f"{s:g}" for s in snrs], "Avg.", "SI-SDR", "STOI", "P",
+            "− SNMF (95 % CI), better"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m, sdr, snr, diff in rows:
+        values = per_item[m.label]
+        cells = [m.label] + [f"{sdr[snr == s].mean():.2f}" for s in snrs]
+        cells += [f"{sdr.mean():.2f}", f"{np.mean(values['si_sdr']):.2f}",
+                  f"{np.mean(values['stoi']):.3f}", _k(m.params), diff]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ from unfold.signal.stft import STFT
 from unfold.task import Method, Task
 from unfold_plugins.deep_nmf.bases import cache_dir, cache_key, learn_bases
 from unfold_plugins.deep_nmf.deep_nmf import DeepNMF, NMFProblem
+from unfold_plugins.deep_nmf.dnn import MaskDNN
 from unfold_plugins.deep_nmf.mbp import MBP
 from unfold_plugins.deep_nmf.mixtures import Mixtures
 
@@ -38,7 +39,7 @@ def make_stft(sample_rate: int, window_ms: float = 25.0, hop_ms: float = 10.0) -
     return STFT(n_fft, round(hop_ms * sample_rate / 1000), "sqrt-hann", drop_nyquist=True)
 
 
-class DeepNMFTask(Task[DeepNMF]):
+class DeepNMFTask(Task[DeepNMF | MaskDNN]):
     primary_metric = "sdr"
 
     def __init__(self) -> None:
@@ -112,17 +113,27 @@ class DeepNMFTask(Task[DeepNMF]):
         self._bases[key] = w
         return w
 
-    def build_model(self, cfg: Any, tying: str) -> DeepNMF:
-        w = self.bases(cfg)
+    def build_model(self, cfg: Any, tying: str) -> DeepNMF | MaskDNN:
+        """Deep NMF with the last C layers untied (tying "partial:C"), or with ``dnn.topology``
+        set the DNN mask baseline (§5.2)."""
         n_freq = make_stft(cfg.data.sample_rate, cfg.model.window_ms, cfg.model.hop_ms).n_fft // 2
+        if cfg.dnn.topology:
+            return MaskDNN(cfg.dnn.topology, n_freq, cfg.model.context, tying, cfg.dnn.noise,
+                           seed=cfg.data.seed)
+        return self.snmf(cfg, tying, n_freq)
+
+    def snmf(self, cfg: Any, tying: str, n_freq: int) -> DeepNMF:
+        """SNMF / deep NMF on the cached bases, the frozen prefix memoised."""
+        w = self.bases(cfg)
         model = DeepNMF(cfg.model.layers, w, n_speech=cfg.model.rank, n_freq=n_freq,
                         mu=cfg.model.mu, tying=tying)
         return model.cache_prefix()  # the frozen SNMF layers run once per item
 
     # -- objective and evaluation --------------------------------------------------------------
-    def optimizer(self, cfg: Any, model: DeepNMF) -> torch.optim.Optimizer | None:
-        """``update="mbp"``: multiplicative back-propagation (eq. 38); else the engine's Adam."""
-        if cfg.update != "mbp":
+    def optimizer(self, cfg: Any, model: DeepNMF | MaskDNN) -> torch.optim.Optimizer | None:
+        """``update="mbp"``: multiplicative back-propagation (eq. 38); else the engine's Adam
+        (always for the DNN)."""
+        if cfg.update != "mbp" or isinstance(model, MaskDNN):
             return None
         self._mbp.append(MBP(model, cfg.train.lr))
         return self._mbp[-1]
@@ -153,10 +164,15 @@ class DeepNMFTask(Task[DeepNMF]):
             "input_snr": list(target.snr),
         }
 
-    def methods(self, cfg: Any, trained: Mapping[str, DeepNMF]) -> list[Method]:
-        snmf = self.build_model(cfg, "tied")
+    def methods(self, cfg: Any, trained: Mapping[str, DeepNMF | MaskDNN]) -> list[Method]:
+        n_freq = make_stft(cfg.data.sample_rate, cfg.model.window_ms, cfg.model.hop_ms).n_fft // 2
+        snmf = self.snmf(cfg, "tied", n_freq)
         out = [Method(f"SNMF (C=0, K={snmf.n_layers})", snmf, snmf.n_layers, "tied")]
         for tying, model in trained.items():
+            if isinstance(model, MaskDNN):
+                out.append(Method(f"DNN {model.topology}", model, model.n_layers, tying,
+                                  trained=True))
+                continue
             c = model.n_untied
             if c == 0:
                 continue  # identical to the SNMF baseline
@@ -164,9 +180,12 @@ class DeepNMFTask(Task[DeepNMF]):
                               tying, trained=True))
         return out
 
-    def figures(self, ctx: RunContext[DeepNMF]) -> list[Path]:
-        from unfold_plugins.deep_nmf.report import write_table2
+    def figures(self, ctx: RunContext[DeepNMF | MaskDNN]) -> list[Path]:
+        from unfold_plugins.deep_nmf.report import dnn_table, write_table2
 
+        if ctx.cfg.dnn.topology:  # the DNN baseline's run: its own table, no SDR-vs-C figure
+            (ctx.run_dir / "dnn_table.md").write_text(dnn_table(ctx.results.methods, ctx.per_item))
+            return []
         m = ctx.cfg.model
         n_freq = make_stft(ctx.cfg.data.sample_rate, m.window_ms, m.hop_ms).n_fft // 2
         return write_table2(ctx.run_dir, ctx.results.methods, ctx.per_item, n_freq, 2 * m.rank,
