@@ -1,6 +1,8 @@
 """Cross-plugin comparison: each plugin's comparison recipe, tied and untied, in one table.
 
-``unfold compare [PLUGIN ...] [--quick]`` runs every named plugin's ``compare`` recipe into
+``unfold compare [PLUGIN ...] [--quick] [--set k=v ...] [--tying T ...]`` runs every named
+plugin's ``compare`` recipe (with those overrides and tyings; a ``--set`` key must exist in every
+compared recipe, as the ``train.*`` keys do) into
 ``<out>/<plugin>/`` and writes ``compare.md``, ``compare.json`` and ``compare.png`` into ``<out>``.
 For every plugin the table shows, at the trained depth, each trained model and the classical
 methods run for the same number of iterations, on that plugin's primary metric.
@@ -16,6 +18,7 @@ from typing import Any
 from unfold.plugin import PluginError, Registry
 from unfold.report import fmt, pyplot
 from unfold.run import prepare_run_dir, run_recipe, write_json
+from unfold.unroller import Tying
 
 
 def _at_trained_depth(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -25,19 +28,26 @@ def _at_trained_depth(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def compare(registry: Registry, names: list[str], quick: bool, out: Path | None, device: str,
-            seed: int, progress: bool) -> Path:
+            seed: int, progress: bool, overrides: list[str] | None = None,
+            tyings: tuple[str, ...] | None = None) -> Path:
     plugins = [registry.get(n) for n in names] if names else registry.plugins()
     plugins = [p for p in plugins if p.compare]
     if not plugins:
         raise PluginError("no plugin offers a comparison recipe; see `unfold list`")
+    for p in plugins:  # every recipe accepts the overrides and tyings before anything runs
+        assert p.compare is not None
+        p.recipe(p.compare).resolve(quick=quick, overrides=overrides)
+        for t in tyings or ():
+            Tying.parse(t)
     if out is None:
         out = Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     out = prepare_run_dir(out, "compare", resume=False)
     table: list[dict[str, Any]] = []
     for p in plugins:
         assert p.compare is not None
-        run_dir = run_recipe(registry, p.compare, quick=quick, out=out / p.name, device=device,
-                             seed=seed, progress=progress)
+        run_dir = run_recipe(registry, p.compare, quick=quick, overrides=overrides,
+                             out=out / p.name, device=device, seed=seed, progress=progress,
+                             tyings=tyings)
         results = json.loads((run_dir / "results.json").read_text())
         metric = results["primary_metric"]
         for r in _at_trained_depth(results):

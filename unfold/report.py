@@ -110,7 +110,9 @@ def methods_table(rows: Sequence[Mapping[str, Any]]) -> str:
         for m in metrics:
             s = r["metrics"].get(m)
             cells.append(f"{fmt(s['mean'])} ({fmt(s['median'])})" if s else "-")
-        cells += [f"{r['seconds']['train']:.1f}", f"{1e3 * r['seconds']['infer_per_item']:.2f}"]
+        train_s = r["seconds"]["train"]
+        cells += ["-" if train_s is None else f"{train_s:.1f}",
+                  f"{1e3 * r['seconds']['infer_per_item']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -119,11 +121,12 @@ def write_report(run_dir: Path, results: Mapping[str, Any], figures: Sequence[Pa
     lines = [f"# {results['recipe']} ({'quick' if results['quick'] else 'full'})", "",
              f"Plugin `{results['plugin']}`, seed {results['seed']}, device {results['device']}. "
              f"Metrics on the test split; primary metric: **{results['primary_metric']}**.", "",
-             "## Training", "", "| model | epochs | best epoch | best validation loss | seconds |",
-             "|---|---|---|---|---|"]
+             "## Training", "",
+             "| model | backprop | epochs | best epoch | best validation loss | seconds |",
+             "|---|---|---|---|---|---|"]
     for tying, t in results.get("training", {}).items():
-        lines.append(f"| {tying} | {t['epochs']} | {t['best_epoch'] + 1} | {fmt(t['best_val_loss'])} "
-                     f"| {t['seconds']:.1f} |")
+        lines.append(f"| {tying} | {t.get('backprop', '-')} | {t['epochs']} | {t['best_epoch'] + 1} "
+                     f"| {fmt(t['best_val_loss'])} | {t['seconds']:.1f} |")
     lines += ["", "## Results", "", methods_table(results["methods"]), ""]
     notes = results.get("notes")
     if notes:

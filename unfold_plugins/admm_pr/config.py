@@ -43,7 +43,6 @@ class ModelConfig:
     bias_lo: float = 0.01  # APL biases start geometrically spaced in [bias_lo, bias_hi]
     bias_hi: float = 1.0
     beta_init: float = 2.0
-    backprop: str = "full"
     loss: str = "neg-stoi"  # neg-stoi | mse | sc
     tied_lr_scale: float = 1.0  # Adam step of the tied model relative to train.lr
 
