@@ -26,6 +26,9 @@ _EXPORTS = {
     "TrainConfig": "unfold.recipe",
     "Task": "unfold.task",
     "Method": "unfold.task",
+    "run_recipe": "unfold.api",
+    "compare_plugins": "unfold.api",
+    "RunResult": "unfold.api",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -7,10 +7,13 @@ continues the one given.
 
 ``results.json``::
 
-    {"recipe", "plugin", "quick", "seed", "device", "config": {...},
+    {"recipe", "plugin", "quick", "seed", "device", "primary_metric", "higher_is_better",
+     "config": {...},
      "methods": [{"name", "iterations", "tying", "trained", "params",
                   "metrics": {metric: {"mean", "median", "q1", "q3", "n"}},
-                  "seconds": {"train", "infer_per_item"}}]}
+                  "seconds": {"train", "infer_per_item"}}],
+     "training": {tying: {"n_layers", "backprop", "epochs", "best_epoch", "best_val_loss",
+                          "seconds", "stopped_early"}}}
 """
 
 from __future__ import annotations
@@ -282,6 +285,7 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
     write_json(run_dir / "per_item.json", per_item)
     results = {"recipe": recipe.name, "plugin": plugin.name, "quick": quick, "seed": seed,
                "device": dev.type, "primary_metric": task.primary_metric,
+               "higher_is_better": bool(getattr(task, "higher_is_better", True)),
                "config": recipes.to_dict(cfg), "methods": rows,
                "training": {k: _training_summary(t) for k, t in trained.items()}}
     write_json(run_dir / "results.json", results)
