@@ -5,7 +5,8 @@ plugin's ``compare`` recipe (with those overrides and tyings; a ``--set`` key mu
 compared recipe, as the ``train.*`` keys do) into
 ``<out>/<plugin>/`` and writes ``compare.md``, ``compare.json`` and ``compare.png`` into ``<out>``.
 For every plugin the table shows, at the trained depth, each trained model and the classical
-methods run for the same number of iterations, on that plugin's primary metric.
+methods run for the same number of iterations, on that plugin's primary metric, in that metric's
+direction (``Task.higher_is_better``): the best mean per plugin is marked.
 """
 
 from __future__ import annotations
@@ -50,23 +51,29 @@ def compare(registry: Registry, names: list[str], quick: bool, out: Path | None,
                              tyings=tyings)
         results = json.loads((run_dir / "results.json").read_text())
         metric = results["primary_metric"]
+        higher = bool(results.get("higher_is_better", True))
+        rows = []
         for r in _at_trained_depth(results):
             s = r["metrics"][metric]
-            table.append({"plugin": p.name, "recipe": p.compare, "method": r["name"],
-                          "tying": r["tying"], "iterations": r["iterations"], "trained": r["trained"],
-                          "metric": metric, "mean": s["mean"], "median": s["median"],
-                          "params": r["params"], "train_seconds": r["seconds"]["train"],
-                          "run": str(run_dir.name)})
+            rows.append({"plugin": p.name, "recipe": p.compare, "method": r["name"],
+                         "tying": r["tying"], "iterations": r["iterations"], "trained": r["trained"],
+                         "metric": metric, "higher_is_better": higher, "mean": s["mean"],
+                         "median": s["median"], "params": r["params"],
+                         "train_seconds": r["seconds"]["train"], "run": str(run_dir.name)})
+        best = max(rows, key=lambda r: r["mean"] if higher else -r["mean"], default=None)
+        table += [{**r, "best": r is best} for r in rows]
     write_json(out / "compare.json", {"quick": quick, "seed": seed, "device": device, "rows": table})
     _figure(out / "compare.png", table)
     head = "| plugin | method | tying | iterations | metric | mean | median | params | train s |"
     lines = ["# unfold compare" + (" (quick)" if quick else ""), "",
              "Each plugin's comparison recipe, trained tied and untied; classical methods at the "
-             "same depth. Per-plugin reports: `<plugin>/report.md`.", "", head, "|" + "---|" * 9]
+             "same depth. Per-plugin reports: `<plugin>/report.md`. Metric: ↑ higher is better, "
+             "↓ lower is better; the best mean of each plugin in bold.", "", head, "|" + "---|" * 9]
     for r in table:
+        mean = f"**{fmt(r['mean'])}**" if r["best"] else fmt(r["mean"])
         lines.append(f"| {r['plugin']} | {r['method']} | {r['tying'] or '-'} | {r['iterations']} | "
-                     f"{r['metric']} | {fmt(r['mean'])} | {fmt(r['median'])} | {r['params']} | "
-                     f"{r['train_seconds']:.1f} |")
+                     f"{r['metric']} {'↑' if r['higher_is_better'] else '↓'} | {mean} | "
+                     f"{fmt(r['median'])} | {r['params']} | {r['train_seconds']:.1f} |")
     lines += ["", "![compare](compare.png)", ""]
     (out / "compare.md").write_text("\n".join(lines))
     return out

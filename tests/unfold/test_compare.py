@@ -36,6 +36,9 @@ def test_compare_passes_overrides_and_tyings(tutorial, tmp_path):
     rows = json.loads((out / "compare.json").read_text())["rows"]
     assert {r["tying"] for r in rows if r["trained"]} == {"untied"}
     assert all(r["iterations"] == 3 for r in rows)
+    best = [r for r in rows if r["best"]]  # nmse_db: lower is better (the tutorial says so)
+    assert len(best) == 1 and best[0]["mean"] == min(r["mean"] for r in rows)
+    assert f"| nmse_db ↓ | **{best[0]['mean']:.4g}** |" in (out / "compare.md").read_text()
     from unfold.recipe import ConfigError
 
     with pytest.raises(ConfigError, match="unknown config key 'model.nope'"):
