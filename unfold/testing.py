@@ -234,7 +234,6 @@ def contract_tests(plugin: Plugin, smoke: Mapping[str, Sequence[str]] | None = N
     by_unroller = pytest.mark.parametrize("cls", list(classes.values()), ids=list(classes))
     by_recipe = pytest.mark.parametrize("recipe", plugin.recipes, ids=[r.name for r in plugin.recipes])
     runs = dict(smoke or {})
-    by_run = pytest.mark.parametrize("name", list(runs), ids=list(runs))
 
     class TestContract:
         @pytest.mark.parametrize("tying", ["tied", "untied"])
@@ -264,10 +263,12 @@ def contract_tests(plugin: Plugin, smoke: Mapping[str, Sequence[str]] | None = N
         def test_config_round_trip(self, recipe: Recipe) -> None:
             check_config_round_trip(recipe)
 
-        @by_run
-        def test_smoke_run(self, name: str, tmp_path: Path) -> None:
+    if runs:
+        @pytest.mark.parametrize("name", list(runs), ids=list(runs))
+        def test_smoke_run(self: Any, name: str, tmp_path: Path) -> None:
             check_smoke_run(plugin, plugin.recipe(name), runs[name], tmp_path)
 
+        TestContract.test_smoke_run = test_smoke_run  # type: ignore[attr-defined]
     TestContract.__name__ = TestContract.__qualname__ = "TestContract"
     TestContract.__doc__ = f"unfold's contract tests for plugin {plugin.name!r}"
     return TestContract

@@ -111,9 +111,12 @@ def test_contract_tests_is_a_collectable_class():
     tests = [n for n in dir(cls) if n.startswith("test_")]
     assert {"test_example", "test_one_layer_gradcheck_float64", "test_batch_consistency",
             "test_tied_gradient_is_sum_of_untied", "test_backprop_strategies_agree",
-            "test_config_round_trip", "test_smoke_run"} == set(tests)
+            "test_config_round_trip"} == set(tests)
     marks = {m.args[0] for m in cls.test_batch_consistency.pytestmark}
     assert "cls" in marks
+    plugin.recipes.append(Recipe("leaky", task=object, config=LeakyConfig))
+    smoked = contract.contract_tests(plugin, smoke={"leaky": ["train.epochs=1"]})
+    assert [m.args[1] for m in smoked.test_smoke_run.pytestmark] == [["leaky"]]
 
 
 def test_to_double_and_leaves():
