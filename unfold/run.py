@@ -261,7 +261,7 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
     dev = resolve_device(dev) if isinstance(dev, str) else dev
     tyings = tuple(tyings or recipe.tyings)
     seed_everything(seed)
-    task = task or recipe.task()
+    task = task if task is not None else recipe.task()
     data = task.datasets(cfg)
     missing = {"train", "valid", "test"} - set(data)
     if missing:
