@@ -28,6 +28,11 @@ _EXPORTS = {
     "TrainConfig": "unfold.recipe",
     "Task": "unfold.task",
     "Method": "unfold.task",
+    "run_recipe": "unfold.api",
+    "compare_plugins": "unfold.api",
+    "RunResult": "unfold.results",
+    "MethodResult": "unfold.results",
+    "RunContext": "unfold.results",
 }
 
 __all__ = ["__version__", *_EXPORTS]

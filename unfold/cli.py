@@ -1,9 +1,9 @@
 """The ``unfold`` command.
 
-Core subcommands: ``list``, ``run``, ``compare``, ``eval``; every plugin adds ``unfold <plugin>
-<command>``. Heavy modules (torch, plugins) are imported only by the subcommand that needs them,
-so ``unfold --help`` answers at once. User errors print one line and exit with status 2
-(set ``UNFOLD_DEBUG=1`` for the traceback).
+Core subcommands: ``list``, ``show``, ``run``, ``compare``, ``eval``, ``new-plugin``; every plugin
+adds ``unfold <plugin> <command>``. Heavy modules (torch, plugins) are imported only by the
+subcommand that needs them, so ``unfold --help`` answers at once. User errors print one line
+and exit with status 2 (set ``UNFOLD_DEBUG=1`` for the traceback).
 """
 
 from __future__ import annotations
@@ -33,31 +33,79 @@ def _common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def build_parser(registry: Registry, load_plugin: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="unfold", description="Deep unfolding toolkit.")
-    parser.add_argument("--version", action="version", version=f"unfold {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+class _Parser(argparse.ArgumentParser):
+    """A subcommand parser whose epilog is computed only when its help is printed."""
 
-    sub.add_parser("list", help="plugins (version, status) and their recipes")
+    def __init__(self, *args: Any, epilog_fn: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.epilog_fn = epilog_fn
 
-    p = sub.add_parser("run", help="train, evaluate and report a recipe")
-    p.add_argument("recipe")
+    def format_help(self) -> str:
+        if self.epilog_fn is not None:
+            self.epilog = self.epilog_fn()
+        return super().format_help()
+
+
+def _recipes_epilog(registry: Registry) -> str:
+    lines = ["recipes (`unfold show RECIPE` prints every config key):"]
+    for p in registry.plugins():
+        lines += [f"  {r.name:<24} {p.name}: {r.description}" for r in p.recipes]
+    return "\n".join(lines if len(lines) > 1 else ["no plugins installed"])
+
+
+def _set_arg(p: argparse.ArgumentParser, what: str = "a config value") -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.lr=1e-3 (repeatable)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+                   help=f"override {what}, e.g. --set train.lr=1e-3 (repeatable)")
+
+
+def _tying_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tying", dest="tyings", action="append", metavar="TYING",
                    help="train only these tyings (tied, untied, partial:C; repeatable; "
                         "default: the recipe's)")
+
+
+def build_parser(registry: Registry, load_plugin: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unfold", description="Deep unfolding toolkit.")
+    parser.add_argument("--version", action="version", version=f"unfold {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("list", help="plugins (version, status) and their recipes")
+
+    p = sub.add_parser("show", help="a recipe's resolved config: key, value, type, default, help")
+    p.add_argument("recipe")
+    p.add_argument("--quick", action="store_true", help="the recipe's small, fast variant")
+    _set_arg(p)
+
+    p = sub.add_parser("run", help="train, evaluate and report a recipe",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog_fn=lambda: _recipes_epilog(registry))
+    p.add_argument("recipe")
+    _set_arg(p)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    _tying_arg(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate config, data folders, output directory and every tying's "
+                        "model, then stop; writes nothing")
     _common_run_args(p)
 
     p = sub.add_parser("compare", help="each plugin's comparison recipe, tied vs untied, one table")
     p.add_argument("plugins", nargs="*", metavar="PLUGIN")
+    _set_arg(p, "a key of every compared recipe")
+    _tying_arg(p)
     _common_run_args(p)
 
     p = sub.add_parser("eval", help="re-evaluate a checkpoint on its recipe's test split")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--iters", type=int, action="append", help="layers to run (repeatable)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _set_arg(p, "a data.* or eval.* key (e.g. another data.root)")
+    p.add_argument("--baselines", action="store_true",
+                   help="also evaluate the recipe's classical methods")
+
+    p = sub.add_parser("new-plugin", help="write the skeleton of a plugin package")
+    p.add_argument("name", help="plugin and recipe name, e.g. tv-denoise")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder to create (default: ./unfold-NAME)")
 
     for name in registry.names():
         pp = sub.add_parser(name, help=f"commands of the {name} plugin (unfold {name} --help)")
@@ -91,27 +139,73 @@ def cmd_list(registry: Registry) -> int:
 def cmd_eval(args: argparse.Namespace, registry: Registry) -> int:
     from unfold.evaluate import evaluate_checkpoint
 
-    table = evaluate_checkpoint(registry, args.checkpoint, args.iters, args.device)
+    table = evaluate_checkpoint(registry, args.checkpoint, args.iters, args.device,
+                                args.overrides, args.baselines)
     print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, registry: Registry) -> int:
+    from unfold.recipe import describe
+
+    plugin, recipe = registry.recipe(args.recipe)
+    cfg = recipe.resolve(quick=args.quick, overrides=args.overrides)
+    entries = describe(recipe, cfg)
+    print(f"recipe {recipe.name} ({'quick' if args.quick else 'full'}) of plugin {plugin.name}"
+          f"{': ' + recipe.description if recipe.description else ''}")
+    print(f"tyings: {', '.join(recipe.tyings)} (unfold run --tying to choose)")
+    print("* marks a value that differs from the recipe's full-size default\n")
+    rows = [(e.key, ("* " if e.value != e.default else "  ") + _text(e.value), e.type,
+             _text(e.default), e.help) for e in entries]
+    head = ("key", "  value", "type", "default", "help")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    for r in [head, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    return 0
+
+
+def _text(value: Any) -> str:
+    import json
+
+    if isinstance(value, tuple):
+        value = list(value)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from unfold.scaffold import write_plugin
+
+    out = write_plugin(args.name, args.out)
+    print(f"plugin package written to {out}; next: pip install -e {out} && "
+          f"pytest {out}/tests && unfold run {args.name} --quick")
     return 0
 
 
 def dispatch(args: argparse.Namespace, registry: Registry) -> int:
     if args.command == "list":
         return cmd_list(registry)
+    if args.command == "show":
+        return cmd_show(args, registry)
+    if args.command == "new-plugin":
+        return cmd_new_plugin(args)
     if args.command == "run":
         from unfold.run import run_recipe
 
+        tyings = tuple(args.tyings) if args.tyings else None
         out = run_recipe(registry, args.recipe, args.quick, args.overrides, args.out, args.device,
-                         args.seed, args.resume, not args.no_progress,
-                         tuple(args.tyings) if args.tyings else None)
+                         args.seed, args.resume, not args.no_progress, tyings, args.dry_run)
+        if args.dry_run:
+            print(f"dry run of {args.recipe}: config, data folders, every tying's model and the "
+                  f"output directory {out} are valid; nothing was written")
+            return 0
         print(f"run written to {out} (report: {out / 'report.md'})")
         return 0
     if args.command == "compare":
         from unfold.compare import compare
 
         out = compare(registry, args.plugins, args.quick, args.out, args.device, args.seed,
-                      not args.no_progress)
+                      not args.no_progress, args.overrides,
+                      tuple(args.tyings) if args.tyings else None)
         print(f"comparison written to {out / 'compare.md'}")
         return 0
     if args.command == "eval":

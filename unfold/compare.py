@@ -1,9 +1,12 @@
 """Cross-plugin comparison: each plugin's comparison recipe, tied and untied, in one table.
 
-``unfold compare [PLUGIN ...] [--quick]`` runs every named plugin's ``compare`` recipe into
-``<out>/<plugin>/`` and writes ``compare.md``, ``compare.json`` and ``compare.png`` into ``<out>``.
+``unfold compare [PLUGIN ...] [--quick] [--set k=v ...] [--tying T ...]`` runs every named
+plugin's ``compare`` recipe (with those overrides and tyings; a ``--set`` key must exist in every
+compared recipe, as the ``train.*`` keys do) into ``<out>/<plugin>/`` and writes ``compare.md``,
+``compare.json`` and ``compare.png`` into ``<out>``.
 For every plugin the table shows, at the trained depth, each trained model and the classical
-methods run for the same number of iterations, on that plugin's primary metric; below it, the
+methods run for the same number of iterations, on that plugin's primary metric in that metric's
+direction (``Task.higher_is_better``; the best mean per plugin in bold); below it, the
 paired differences (trained − classical over the same test items, with the paired t 95 %
 interval of :mod:`unfold.stats`). ``compare.png`` draws those differences as points with their
 interval bars around a zero line, so a gain whose interval crosses zero reads as such.
@@ -21,6 +24,7 @@ from unfold.report import fmt, interval, pyplot
 from unfold.results import MethodResult, Paired, RunResult, write_json
 from unfold.run import run_recipe
 from unfold.rundir import prepare_run_dir
+from unfold.unroller import Tying
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,11 @@ class PluginRun:
         rows = [r for r in self.results.methods if r.iterations in self.depths]
         return sorted(rows, key=lambda r: (r.iterations, r.trained, r.tying or ""))
 
+    def best(self) -> MethodResult | None:
+        """The row with the best mean primary metric, in its direction."""
+        metric, sign = self.results.primary_metric, 1 if self.results.higher_is_better else -1
+        return max(self.rows(), key=lambda r: sign * r.metrics[metric].mean, default=None)
+
     def paired(self) -> list[Paired]:
         return [p for p in self.results.paired if p.iterations in self.depths]
 
@@ -48,24 +57,32 @@ class PluginRun:
         s = r.metrics[metric]
         return {"plugin": self.plugin, "recipe": self.recipe, "method": r.name, "tying": r.tying,
                 "iterations": r.iterations, "trained": r.trained, "metric": metric,
+                "higher_is_better": self.results.higher_is_better, "best": r is self.best(),
                 "mean": s.mean, "median": s.median, "params": r.params,
                 "train_seconds": r.seconds.train, "run": self.run}
 
 
 def compare(registry: Registry, names: list[str], quick: bool, out: Path | None, device: str,
-            seed: int, progress: bool) -> Path:
+            seed: int, progress: bool, overrides: list[str] | None = None,
+            tyings: tuple[str, ...] | None = None) -> Path:
     plugins = [registry.get(n) for n in names] if names else registry.plugins()
     plugins = [p for p in plugins if p.compare]
     if not plugins:
         raise PluginError("no plugin offers a comparison recipe; see `unfold list`")
+    for p in plugins:  # every recipe accepts the overrides and tyings before anything runs
+        assert p.compare is not None
+        p.recipe(p.compare).resolve(quick=quick, overrides=overrides)
+        for t in tyings or ():
+            Tying.parse(t)
     if out is None:
         out = Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     out = prepare_run_dir(out, "compare", resume=False)
     runs: list[PluginRun] = []
     for p in plugins:
         assert p.compare is not None
-        run_dir = run_recipe(registry, p.compare, quick=quick, out=out / p.name, device=device,
-                             seed=seed, progress=progress)
+        run_dir = run_recipe(registry, p.compare, quick=quick, overrides=overrides,
+                             out=out / p.name, device=device, seed=seed, progress=progress,
+                             tyings=tyings)
         runs.append(PluginRun(p.name, p.compare, run_dir.name,
                               RunResult.read(run_dir / "results.json")))
     write_json(out / "compare.json", {
@@ -81,13 +98,17 @@ def _markdown(runs: list[PluginRun], quick: bool) -> str:
     head = "| plugin | method | tying | iterations | metric | mean | median | params | train s |"
     lines = ["# unfold compare" + (" (quick)" if quick else ""), "",
              "Each plugin's comparison recipe, trained tied and untied; classical methods at the "
-             "same depth. Per-plugin reports: `<plugin>/report.md`.", "", head, "|" + "---|" * 9]
+             "same depth. Per-plugin reports: `<plugin>/report.md`. Metric: ↑ higher is better, "
+             "↓ lower is better; the best mean of each plugin in bold.", "", head, "|" + "---|" * 9]
     for run in runs:
         metric = run.results.primary_metric
+        best = run.best()
         for r in run.rows():
             s = r.metrics[metric]
+            mean = f"**{fmt(s.mean)}**" if r is best else fmt(s.mean)
+            arrow = "↑" if run.results.higher_is_better else "↓"
             lines.append(f"| {run.plugin} | {r.name} | {r.tying or '-'} | {r.iterations} | "
-                         f"{metric} | {fmt(s.mean)} | {fmt(s.median)} | {r.params} | "
+                         f"{metric} {arrow} | {mean} | {fmt(s.median)} | {r.params} | "
                          f"{r.seconds.train:.1f} |")
     lines += ["", "## Paired differences", "",
               "Trained − classical at the same iterations, per test item (the same items for "

@@ -1,8 +1,14 @@
 """Evaluating methods on a test set (``evaluate``), and ``unfold eval CKPT``: rebuild a
-checkpoint's model from its config and re-evaluate it."""
+checkpoint's model from its config and re-evaluate it.
+
+Rows carry the names the run gave them (``Task.methods``); ``--iters`` re-runs each trained
+method at other depths, ``--baselines`` adds the recipe's classical methods, and ``--set`` may
+change ``data.*`` and ``eval.*`` keys (another data folder, other depths), never the model's.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +25,9 @@ from unfold.results import MethodResult, Seconds, Summary, Trained
 from unfold.task import Method, Task
 from unfold.train import resolve_device
 from unfold.unroller import Unroller
+
+#: the sections ``unfold eval --set`` may change: what is evaluated on, not what was trained
+EVAL_SECTIONS = ("data", "eval")
 
 
 def evaluate(task: Task[Any], cfg: Any, methods: list[Method], test: Dataset,
@@ -67,13 +76,46 @@ def load_model(registry: Registry, path: Path) -> tuple[Unroller, Task, Any]:
     return model, task, cfg
 
 
-def evaluate_checkpoint(registry: Registry, path: Path, iters: list[int] | None,
-                        device: str) -> str:
+def apply_eval_overrides(cfg: Any, overrides: list[str]) -> None:
+    """``--set`` of ``data.*`` / ``eval.*`` keys onto a checkpoint's config, validated."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise recipes.ConfigError(f"--set expects key=value, got {item!r}")
+        if key.split(".", 1)[0] not in EVAL_SECTIONS:
+            raise recipes.ConfigError(
+                f"unfold eval --set takes {' and '.join(s + '.*' for s in EVAL_SECTIONS)} keys only "
+                f"(the model's come from the checkpoint), got {key!r}")
+        recipes.set_key(cfg, key, recipes.parse_value(cfg, key, text))
+    recipes.validate(cfg)
+    recipes.check_paths(cfg)
+
+
+def checkpoint_methods(task: Task, cfg: Any, model: Unroller, tying: str,
+                       iters: list[int] | None, baselines: bool) -> list[Method]:
+    """The run's methods for one trained model (names as in its report), optionally at ``iters``
+    layers, plus the classical ones when ``baselines``."""
+    listed = task.methods(cfg, {tying: model})
+    trained = [m for m in listed if m.trained and m.model is model]
+    if not trained:
+        trained = [Method(type(model).__name__, model, model.n_layers, tying, trained=True)]
+    if iters:
+        names = list(dict.fromkeys(m.name for m in trained))
+        trained = [Method(n, model, k, tying, trained=True) for n in names for k in iters]
+    classical = [m for m in listed if not m.trained] if baselines else []
+    return classical + trained
+
+
+def evaluate_checkpoint(registry: Registry, path: Path, iters: list[int] | None, device: str,
+                        overrides: list[str] | None = None, baselines: bool = False) -> str:
     model, task, cfg = load_model(registry, path)
+    apply_eval_overrides(cfg, overrides or [])
     ck = checkpoint.load(path)
     dev = resolve_device(device)
     test = task.datasets(cfg)["test"]
-    methods = [Method(type(model).__name__, model, n, ck["tying"], trained=True)
-               for n in (iters or [model.n_layers])]
+    methods = checkpoint_methods(task, cfg, model, ck["tying"], iters, baselines)
     rows, _ = evaluate(task, cfg, methods, test, dev, cfg.train.batch_size)
+    # the training time is not known here (the run's report.md has it)
+    rows = [dataclasses.replace(r, seconds=Seconds(None, r.seconds.infer_per_item)) for r in rows]
     return methods_table(rows)

@@ -5,6 +5,8 @@ Torch metrics return a ``(batch,)`` tensor; metrics wrapping numpy libraries (ST
 ``(batch,)`` float64 ``np.ndarray``.
 
 - :func:`snr_db`: :math:`10\log_{10}\|s\|^2 / \|s - \hat s\|^2`.
+- :func:`psnr`: :math:`10\log_{10} R^2 / \tfrac1N\|s - \hat s\|^2`, R the data range (the
+  peak :math:`\max_i |s_i|` of each reference when not given).
 - :func:`si_sdr`: :math:`\alpha = \langle \hat s, s\rangle / \|s\|^2`,
   :math:`10\log_{10}\|\alpha s\|^2 / \|\alpha s - \hat s\|^2` (Le Roux et al. 2019; no mean
   removal).
@@ -64,6 +66,19 @@ def snr_db(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
     """Signal-to-noise ratio in dB per item ``(batch,)``."""
     r, e = _pair(ref, est)
     return _ratio_db((r**2).sum(1), ((r - e) ** 2).sum(1))
+
+
+def psnr(ref: torch.Tensor, est: torch.Tensor, data_range: float | None = None) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB per item ``(batch,)``.
+
+    ``data_range``: R, e.g. 1 for images in [0, 1] or 255 for 8-bit ones; None takes each
+    reference's peak magnitude.
+    """
+    r, e = _pair(ref, est)
+    if data_range is not None and not data_range > 0:
+        raise ValueError(f"data_range must be > 0 or None, got {data_range}")
+    peak = r.abs().amax(1) if data_range is None else torch.full_like(r[:, 0], float(data_range))
+    return _ratio_db(peak**2, ((r - e) ** 2).mean(1))
 
 
 def si_sdr(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:

@@ -9,11 +9,17 @@ a wrong type names the expected one.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import io
 import json
+import re
+import tokenize
 import types
 import typing
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from unfold.task import Task
@@ -27,17 +33,19 @@ class ConfigError(ValueError):
 class TrainConfig:
     """Optimisation settings shared by every recipe."""
 
-    epochs: int = 20
-    batch_size: int = 10
-    lr: float = 1e-3
+    epochs: int = 20  # passes over the training split
+    batch_size: int = 10  # problems per batch (training and evaluation)
+    lr: float = 1e-3  # learning rate
     lr_end: float | None = None  # linear decay from lr to lr_end over the epochs; None: constant
     optimizer: str = "adam"  # adam | adamw | sgd
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw); >= 0
     clip: float = 0.0  # max gradient norm; 0 disables clipping
     patience: int = 0  # early stopping on validation loss; 0 disables
     max_batches: int = 0  # cap on batches per epoch; 0 = all
     # torch.compile of the per-layer step: false | true | an inductor mode | aot_eager | eager
     compile: bool | str = False
+    # gradient strategy set on every trained model: full | truncated[:b] | checkpointed[:segment]
+    backprop: str = "full"
 
     def validate(self) -> None:
         if self.epochs < 0:
@@ -46,8 +54,19 @@ class TrainConfig:
             raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
+        if self.lr_end is not None and self.lr_end < 0:
+            raise ConfigError(f"train.lr_end must be >= 0 or none, got {self.lr_end}")
         if self.optimizer not in ("adam", "adamw", "sgd"):
             raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
+        for key in ("weight_decay", "clip", "patience", "max_batches"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        from unfold.backprop import parse_backprop
+
+        try:
+            parse_backprop(self.backprop)
+        except ValueError as e:
+            raise ConfigError(f"train.backprop: {e}") from None
         from unfold.compiled import CompileSpec
 
         try:
@@ -197,15 +216,133 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
+def _is_root_key(key: str) -> bool:
+    last = key.rsplit(".", 1)[-1]
+    return last == "root" or last.endswith("_root")
+
+
+def check_paths(cfg: Any) -> None:
+    """Every set ``*.root`` / ``*_root`` key names an existing folder (data locations).
+
+    Run before a run directory is made, so a mistyped ``data.root`` leaves nothing behind.
+    """
+    for key, value in _leaves(cfg):
+        if _is_root_key(key) and isinstance(value, str):
+            folder = Path(value).expanduser()
+            if not folder.is_dir():
+                what = "is not a folder" if folder.exists() else "does not exist"
+                raise ConfigError(f"{key}: {value} {what}; give the folder holding the data, "
+                                  "or none for the default corpus")
+
+
+def _leaves(cfg: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            out += _leaves(v, prefix + f.name + ".")
+        else:
+            out.append((prefix + f.name, v))
+    return out
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    """One leaf of a resolved config, as ``unfold show`` prints it."""
+
+    key: str  # dotted, e.g. "train.lr"
+    value: Any  # as the run would use it (quick variant and --set applied)
+    type: str  # e.g. "int", "float | None", "tuple[int, ...]"
+    default: Any  # the recipe's full-size value
+    help: str  # one line: field metadata "help", else the field's comment in the source
+
+
+def type_text(tp: Any) -> str:
+    """A readable annotation: ``int``, ``str | None``, ``tuple[int, ...]``."""
+    if typing.get_origin(tp) is None and isinstance(tp, type):
+        return tp.__name__
+    return re.sub(r"\btyping\.|\bNoneType\b", lambda m: "None" if "None" in m[0] else "", str(tp))
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """One-line help per field of a config dataclass.
+
+    ``field(metadata={"help": ...})`` wins; otherwise the comment on the field's line, or the
+    comment lines directly above it, in the class's source.
+    """
+    out: dict[str, str] = {}
+    names = {f.name for f in dataclasses.fields(cls)}
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        source = ""
+    comments: dict[int, str] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    except (tokenize.TokenError, IndentationError):
+        comments = {}
+    lines = source.splitlines()
+    for i, line in enumerate(lines, 1):
+        m = re.match(r"\s+(\w+)\s*:(?!=)", line)
+        if not m or m[1] not in names or m[1] in out:
+            continue
+        if i in comments and not line.lstrip().startswith("#"):
+            out[m[1]] = comments[i]
+            continue
+        above: list[str] = []
+        j = i - 1
+        while j >= 1 and lines[j - 1].lstrip().startswith("#"):
+            above.insert(0, comments.get(j, ""))
+            j -= 1
+        if above:
+            out[m[1]] = " ".join(above)
+    for f in dataclasses.fields(cls):
+        if "help" in f.metadata:
+            out[f.name] = str(f.metadata["help"])
+    return out
+
+
+def describe(recipe: Recipe, cfg: Any) -> list[ConfigEntry]:
+    """Every leaf of ``cfg`` with its value, type, the recipe's default and one line of help."""
+    default = recipe.config()
+    entries = []
+
+    def walk(node: Any, base: Any, prefix: str) -> None:
+        hints = typing.get_type_hints(type(node))
+        helps = field_help(type(node))
+        for f in dataclasses.fields(node):
+            v = getattr(node, f.name)
+            if dataclasses.is_dataclass(v):
+                walk(v, getattr(base, f.name), prefix + f.name + ".")
+            else:
+                entries.append(ConfigEntry(prefix + f.name, v, type_text(hints[f.name]),
+                                           getattr(base, f.name), helps.get(f.name, "")))
+
+    walk(cfg, default, "")
+    return entries
+
+
+#: keys that moved into the core; ``from_dict`` reads configs saved before the move
+MOVED_KEYS = {"model.backprop": "train.backprop"}
+
+
 def from_dict(recipe: Recipe, data: Mapping[str, Any]) -> Any:
     """Rebuild a recipe's config from ``to_dict`` output (e.g. a checkpoint or config.json)."""
     cfg = recipe.config()
+
+    known = set(_leaf_keys(cfg))
 
     def walk(prefix: str, d: Mapping[str, Any]) -> None:
         for k, v in d.items():
             key = prefix + k
             if isinstance(v, Mapping):
                 walk(key + ".", v)
+            elif key not in known and MOVED_KEYS.get(key) in known:
+                warnings.warn(f"config key {key} is now {MOVED_KEYS[key]}; read it as that",
+                              DeprecationWarning, stacklevel=3)
+                set_key(cfg, MOVED_KEYS[key], v)
             else:
                 set_key(cfg, key, v)
 

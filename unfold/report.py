@@ -152,7 +152,9 @@ def methods_table(rows: Sequence[MethodResult]) -> str:
         for m in metrics:
             s = r.metrics.get(m)
             cells.append(f"{fmt(s.mean)} ({fmt(s.median)})" if s else "-")
-        cells += [f"{r.seconds.train:.1f}", f"{1e3 * r.seconds.infer_per_item:.2f}"]
+        train_s = r.seconds.train
+        cells += ["-" if train_s is None else f"{train_s:.1f}",
+                  f"{1e3 * r.seconds.infer_per_item:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -183,11 +185,12 @@ def write_report(run_dir: Path, results: RunResult, figures: Sequence[Path]) -> 
              f"Plugin `{r.plugin}`, seed {r.seed}, device {r.device}. Metrics on the test split; "
              f"primary metric: **{r.primary_metric}** "
              f"({'higher' if r.higher_is_better else 'lower'} is better).", "",
-             "## Training", "", "| model | epochs | best epoch | best validation loss | seconds |",
-             "|---|---|---|---|---|"]
+             "## Training", "",
+             "| model | backprop | epochs | best epoch | best validation loss | seconds |",
+             "|---|---|---|---|---|---|"]
     for tying, t in r.training.items():
-        lines.append(f"| {tying} | {t.epochs} | {t.best_epoch + 1} | {fmt(t.best_val_loss)} "
-                     f"| {t.seconds:.1f} |")
+        lines.append(f"| {tying} | {t.backprop} | {t.epochs} | {t.best_epoch + 1} "
+                     f"| {fmt(t.best_val_loss)} | {t.seconds:.1f} |")
     lines += ["", "## Results", "", methods_table(r.methods), ""]
     if r.paired:
         lines += ["## Paired differences to the classical methods", "",

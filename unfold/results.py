@@ -71,9 +71,10 @@ class Summary:
 
 @dataclass(frozen=True)
 class Seconds:
-    """Wall-clock seconds: training of the method's model (0 if classical), inference per item."""
+    """Wall-clock seconds: training of the method's model (0 if classical; None where not known,
+    as in ``unfold eval`` of a checkpoint), inference per item."""
 
-    train: float = 0.0
+    train: float | None = 0.0
     infer_per_item: float = 0.0
 
 
@@ -102,6 +103,10 @@ class MethodResult:
     def label(self) -> str:
         return method_label(self)
 
+    def mean(self, metric: str) -> float:
+        """The mean of ``metric`` over the test items."""
+        return self.metrics[metric].mean
+
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "iterations": self.iterations, "tying": self.tying,
                 "trained": self.trained, "params": self.params,
@@ -115,7 +120,8 @@ class MethodResult:
         return cls(d["name"], int(d["iterations"]), d.get("tying"), bool(d["trained"]),
                    int(d.get("params", 0)),
                    {k: Summary.from_json(v) for k, v in d["metrics"].items()},
-                   Seconds(float(s.get("train", 0.0)), float(s.get("infer_per_item", 0.0))))
+                   Seconds(None if s.get("train", 0.0) is None else float(s.get("train", 0.0)),
+                           float(s.get("infer_per_item", 0.0))))
 
 
 @dataclass(frozen=True)
@@ -161,16 +167,18 @@ class TrainingSummary:
     best_val_loss: float
     seconds: float
     stopped_early: bool
+    backprop: str = "-"  # the gradient strategy it trained with (``train.backprop``)
 
     def to_json(self) -> dict[str, Any]:
         return {"n_layers": self.n_layers, "epochs": self.epochs, "best_epoch": self.best_epoch,
                 "best_val_loss": self.best_val_loss, "seconds": self.seconds,
-                "stopped_early": self.stopped_early}
+                "stopped_early": self.stopped_early, "backprop": self.backprop}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> TrainingSummary:
         return cls(int(d["n_layers"]), int(d["epochs"]), int(d["best_epoch"]),
-                   float(d["best_val_loss"]), float(d["seconds"]), bool(d["stopped_early"]))
+                   float(d["best_val_loss"]), float(d["seconds"]), bool(d["stopped_early"]),
+                   str(d.get("backprop", "-")))
 
 
 @dataclass
@@ -189,13 +197,39 @@ class RunResult:
     paired: list[Paired] = field(default_factory=list)
     training: dict[str, TrainingSummary] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: the run directory it was read from (not part of results.json)
+    run_dir: Path | None = field(default=None, compare=False)
 
-    def method(self, label: str) -> MethodResult:
-        """The method whose ``label`` is ``label``."""
-        for m in self.methods:
-            if m.label == label:
-                return m
-        raise KeyError(f"no method {label!r}; known: {[m.label for m in self.methods]}")
+    def method(self, name: str, iterations: int | None = None,
+               tying: str | None = None) -> MethodResult:
+        """The method whose label is ``name`` ("LISTA tied-3"), or the one method called ``name``
+        (at ``iterations`` layers, of ``tying``, when given); a KeyError when not exactly one."""
+        if iterations is None and tying is None:
+            for m in self.methods:
+                if m.label == name:
+                    return m
+        rows = [m for m in self.methods if m.name == name
+                and (iterations is None or m.iterations == iterations)
+                and (tying is None or m.tying == tying)]
+        if len(rows) != 1:
+            raise KeyError(f"{len(rows)} methods match {name!r} (iterations={iterations}, "
+                           f"tying={tying}); the run has: {', '.join(m.label for m in self.methods)}")
+        return rows[0]
+
+    def best(self, metric: str | None = None) -> MethodResult:
+        """The method with the best mean ``metric`` (default: the primary one, in its direction)."""
+        metric = metric or self.primary_metric
+        rows = [m for m in self.methods if metric in m.metrics]
+        if not rows:
+            raise KeyError(f"no method has metric {metric!r}")
+        sign = 1.0 if self.higher_is_better else -1.0
+        return max(rows, key=lambda m: sign * m.mean(metric))
+
+    def table(self) -> str:
+        """The report's results table (Markdown)."""
+        from unfold.report import methods_table
+
+        return methods_table(self.methods)
 
     def to_json(self) -> dict[str, Any]:
         return {"recipe": self.recipe, "plugin": self.plugin, "quick": self.quick,
@@ -221,8 +255,14 @@ class RunResult:
         return path
 
     @classmethod
-    def read(cls, path: Path) -> RunResult:
-        return cls.from_json(json.loads(Path(path).read_text()))
+    def read(cls, path: str | Path) -> RunResult:
+        """A run's results from its ``results.json`` or its run directory (``run_dir`` set)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "results.json"
+        result = cls.from_json(json.loads(path.read_text()))
+        result.run_dir = path.parent
+        return result
 
 
 @dataclass

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +29,7 @@ import torch
 
 from unfold import distributed
 from unfold import recipe as recipes
+from unfold.backprop import parse_backprop
 from unfold.evaluate import evaluate
 from unfold.plugin import Plugin, Registry
 from unfold.recipe import Recipe
@@ -39,11 +41,11 @@ from unfold.results import (
     method_label,
     write_json,
 )
-from unfold.rundir import RunDirError, prepare_run_dir, tying_dirname
+from unfold.rundir import RunDirError, check_run_dir, prepare_run_dir, tying_dirname
 from unfold.stats import paired_differences
-from unfold.task import draw_figures
+from unfold.task import Task, draw_figures
 from unfold.train import History, Trainer, resolve_device, seed_everything
-from unfold.unroller import Tying
+from unfold.unroller import Tying, Unroller
 
 #: kept importable from here for one release; they live in unfold.results / .evaluate / .rundir
 __all__ = ["RunDirError", "Trained", "evaluate", "execute", "method_label", "prepare_run_dir",
@@ -61,31 +63,83 @@ def run_recipe(
     resume: bool = False,
     progress: bool = True,
     tyings: tuple[str, ...] | None = None,
+    dry_run: bool = False,
 ) -> Path:
-    """Resolve, validate, train, evaluate and report one recipe; returns the run directory."""
+    """Resolve, validate, train, evaluate and report one recipe; returns the run directory.
+
+    Everything a run can check is checked before its directory is made: the config, the data
+    folders (``*.root`` keys), every tying's model (built once, with ``train.backprop`` set) and
+    the output location. ``dry_run=True`` stops there, writes nothing and returns the directory
+    the run would use. A new run that fails before its first checkpoint removes its directory.
+    """
     plugin, recipe = registry.recipe(name)
-    dev = distributed.setup(resolve_device(device))
     if resume and overrides:
         raise RunDirError("--resume continues a run with its saved config; drop --set")
-    cfg = None if resume else recipe.resolve(quick=quick, overrides=overrides)  # before any data
-    run_dir = _shared_run_dir(out, name + ("-quick" if quick else ""), resume)
+    if not 0 <= seed < 2**63:
+        raise recipes.ConfigError(f"--seed must be an integer in [0, 2**63), got {seed}")
+    label = name + ("-quick" if quick else "")
+    task = recipe.task()
     if resume:
+        run_dir = check_run_dir(out, label, resume=True)
         saved = json.loads((run_dir / "config.json").read_text())
         cfg = recipes.from_dict(recipe, saved["config"])
         quick, seed = saved["quick"], saved["seed"]
         tyings = tuple(saved.get("tyings", recipe.tyings))
     else:
+        cfg = recipe.resolve(quick=quick, overrides=overrides)  # before any data
         tyings = tuple(tyings or recipe.tyings)
-        for t in tyings:
-            Tying.parse(t)  # a bad --tying fails before any data load
-        if distributed.is_main():
+    validate_run(task, cfg, tyings)
+    if dry_run:
+        return check_run_dir(out, label, resume)
+    dev = distributed.setup(resolve_device(device))
+    existed = out is not None and Path(out).exists()
+    run_dir = _shared_run_dir(out, label, resume)
+    try:
+        if not resume and distributed.is_main():
             write_json(run_dir / "config.json", {
                 "recipe": name, "plugin": plugin.name, "quick": quick, "seed": seed,
                 "tyings": list(tyings), "config": recipes.to_dict(cfg)})
-    try:
-        return execute(plugin, recipe, cfg, run_dir, dev, seed, quick, tyings, resume, progress)
+        return execute(plugin, recipe, cfg, run_dir, dev, seed, quick, tyings, resume, progress,
+                       task=task)
+    except BaseException:
+        if not resume and distributed.is_main() and not any((run_dir / "checkpoints").rglob("*.pt")):
+            _remove_run(run_dir, keep_dir=existed)  # nothing to --resume: leave nothing behind
+        raise
     finally:
         distributed.shutdown()
+
+
+def _remove_run(run_dir: Path, keep_dir: bool) -> None:
+    """Delete what a failed run wrote; the folder itself too unless it existed (empty) before."""
+    if not keep_dir:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for child in run_dir.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def validate_run(task: Task, cfg: Any, tyings: tuple[str, ...]) -> None:
+    """What a run checks before it writes anything: data folders, tyings, each tying's model."""
+    recipes.check_paths(cfg)
+    for t in tyings:
+        Tying.parse(t)
+    for t in tyings:
+        try:
+            build_model(task, cfg, t)
+        except ValueError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise recipes.ConfigError(f"the {t} model cannot be built from this config: "
+                                      f"{first}") from e
+
+
+def build_model(task: Task, cfg: Any, tying: str) -> Unroller:
+    """``task.build_model`` with the core's ``train.backprop`` strategy set on the model."""
+    model = task.build_model(cfg, tying)
+    model.backprop = parse_backprop(cfg.train.backprop)
+    return model
 
 
 def _shared_run_dir(out: Path | None, name: str, resume: bool) -> Path:
@@ -105,12 +159,15 @@ def _shared_run_dir(out: Path | None, name: str, resume: bool) -> Path:
 def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
             dev: torch.device | str = "cpu", seed: int = 0, quick: bool = False,
             tyings: tuple[str, ...] | None = None, resume: bool = False,
-            progress: bool = True) -> Path:
-    """Train every tying of a resolved config, evaluate, and write the run into ``run_dir``."""
+            progress: bool = True, task: Task | None = None) -> Path:
+    """Train every tying of a resolved config, evaluate, and write the run into ``run_dir``.
+
+    ``task``: the recipe's task instance to use (default: a new one from ``recipe.task()``).
+    """
     dev = resolve_device(dev) if isinstance(dev, str) else dev
     tyings = tuple(tyings or recipe.tyings)
     seed_everything(seed)
-    task = recipe.task()
+    task = task if task is not None else recipe.task()
     data = task.datasets(cfg)
     missing = {"train", "valid", "test"} - set(data)
     if missing:
@@ -119,7 +176,7 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
     csv_path = run_dir / "metrics.csv"
     for tying in tyings:
         seed_everything(seed)
-        model = task.build_model(cfg, tying)
+        model = build_model(task, cfg, tying)
         meta = {"plugin": plugin.name, "recipe": recipe.name, "tying": tying,
                 "config": recipes.to_dict(cfg), "quick": quick, "seed": seed}
         trainer = Trainer(task, cfg, model, dev, run_dir / "checkpoints" / tying_dirname(tying),
@@ -156,7 +213,7 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
 def _training_summary(t: Trained[Any]) -> TrainingSummary:
     h = t.history
     return TrainingSummary(t.model.n_layers, len(h.epochs), h.best_epoch, h.best_val, h.seconds,
-                           h.stopped_early)
+                           h.stopped_early, t.model.backprop.describe())
 
 
 def _write_metrics_csv(path: Path, histories: Mapping[str, History]) -> None:

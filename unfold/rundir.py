@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +17,31 @@ def tying_dirname(tying: str) -> str:
 
 def prepare_run_dir(out: Path | None, name: str, resume: bool) -> Path:
     """A fresh directory for a new run, or the existing one to resume; never an overwrite."""
+    out = check_run_dir(out, name, resume)
+    if resume:
+        return out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise RunDirError(f"output directory {out} is not writable ({e.strerror or e})") from None
+    return out
+
+
+def _writable_parent(path: Path) -> None:
+    """The nearest existing ancestor of ``path`` is a folder this process may write into."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise RunDirError(f"output directory {path} is not writable ({parent} is not a "
+                          "writable folder)")
+
+
+def check_run_dir(out: Path | None, name: str, resume: bool) -> Path:
+    """The directory a run would use, checked as ``prepare_run_dir`` does; creates nothing."""
     if out is None:
         if resume:
             raise RunDirError("--resume needs --out DIR naming the run to continue")
@@ -32,11 +58,5 @@ def prepare_run_dir(out: Path | None, name: str, resume: bool) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise RunDirError(f"output directory {out} already exists and is not empty; "
                           "choose another --out or pass --resume to continue that run")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise RunDirError(f"output directory {out} is not writable ({e.strerror or e})") from None
+    _writable_parent(out)
     return out

@@ -83,3 +83,28 @@ def test_plugin_subcommands_are_dispatched(tutorial, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         cli.main(["lista-tutorial", "--help"])
     assert "hello" in capsys.readouterr().out
+
+
+def test_eval_names_rows_as_the_run_and_takes_data_overrides_and_baselines(tutorial_registry,
+                                                                            capsys, tmp_path):
+    argv = ["run", "lista", "--out", str(tmp_path / "r"), "--device", "cpu", "--no-progress",
+            "--tying", "untied"]
+    for s in ["data.n_train=40", "data.n_test=10", "data.n_valid=10", "train.epochs=1",
+              "model.n_layers=2", "train.batch_size=20"]:
+        argv += ["--set", s]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    ck = str(tmp_path / "r/checkpoints/untied/best.pt")
+    assert cli.main(["eval", ck, "--device", "cpu", "--baselines"]) == 0
+    out = capsys.readouterr().out
+    run = (tmp_path / "r" / "report.md").read_text()
+    rows = ["| LISTA | untied | 2 |", "| LISTA | untied | 4 |", "| ISTA | - | 8 |"]
+    for row in rows:
+        assert row in out and row in run, row
+    same = [ln for ln in out.splitlines() if ln.startswith(rows[0])]
+    assert same[0].rsplit("|", 3)[0] in run  # the run's numbers, up to the timings
+    assert all(line.split("|")[-3].strip() == "-" for line in out.splitlines()[2:])  # train s
+    assert cli.main(["eval", ck, "--device", "cpu", "--set", "data.noise=0.5"]) == 0
+    noisy = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(rows[0])]
+    assert noisy[0].rsplit("|", 3)[0] != same[0].rsplit("|", 3)[0]
+    one_line_error(capsys, ["eval", ck, "--set", "model.n_layers=3"], "data.* and eval.* keys only")

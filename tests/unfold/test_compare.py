@@ -35,3 +35,26 @@ def test_compare_unknown_plugin(tutorial, tmp_path):
     reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins")])
     with pytest.raises(PluginError, match="known plugins: lista-tutorial"):
         compare(reg, ["nope"], quick=True, out=tmp_path / "c", device="cpu", seed=0, progress=False)
+
+
+def test_compare_passes_overrides_and_tyings(tutorial, tmp_path):
+    reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins")])
+    tiny = ["data.n_train=40", "data.n_valid=10", "data.n_test=10", "train.epochs=1",
+            "model.n_layers=3", "train.batch_size=20"]
+    out = compare(reg, [], quick=True, out=tmp_path / "cmp", device="cpu", seed=0, progress=False,
+                  overrides=tiny, tyings=("untied",))
+    rows = json.loads((out / "compare.json").read_text())["rows"]
+    assert {r["tying"] for r in rows if r["trained"]} == {"untied"}
+    assert all(r["iterations"] == 3 for r in rows)
+    best = [r for r in rows if r["best"]]  # nmse_db: lower is better (the tutorial says so)
+    assert len(best) == 1 and best[0]["mean"] == min(r["mean"] for r in rows)
+    assert f"| nmse_db ↓ | **{best[0]['mean']:.4g}** |" in (out / "compare.md").read_text()
+    from unfold.recipe import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown config key 'model.nope'"):
+        compare(reg, [], quick=True, out=tmp_path / "c2", device="cpu", seed=0, progress=False,
+                overrides=["model.nope=1"])
+    with pytest.raises(ValueError, match="unknown tying"):
+        compare(reg, [], quick=True, out=tmp_path / "c2", device="cpu", seed=0, progress=False,
+                tyings=("sideways",))
+    assert not (tmp_path / "c2").exists()

@@ -103,3 +103,29 @@ def test_summarize():
     assert M.summarize(np.array([1.0]))["n"] == 1
     with pytest.raises(ValueError, match="at least one value"):
         M.summarize([])
+
+
+def test_psnr_against_a_hand_value():
+    from unfold.metrics import psnr
+
+    ref = torch.tensor([[1.0, -2.0, 0.0, 1.0], [0.5, 0.5, 0.5, 0.5]], dtype=torch.float64)
+    est = torch.tensor([[1.0, -2.0, 1.0, 1.0], [0.5, 0.5, 0.5, 0.0]], dtype=torch.float64)
+    # item 0: peak 2, MSE 1/4 -> 10 log10(4 / 0.25) = 10 log10 16; item 1: peak .5, MSE 1/16 -> 10 log10 4
+    torch.testing.assert_close(psnr(ref, est), torch.tensor([12.041199826559248, 6.020599913279624],
+                                                            dtype=torch.float64))
+    torch.testing.assert_close(psnr(ref, est, data_range=1.0)[0],
+                               torch.tensor(6.020599913279624, dtype=torch.float64))
+    with pytest.raises(ValueError, match="data_range must be > 0"):
+        psnr(ref, est, data_range=0.0)
+
+
+def test_classical_depths():
+    from unfold.methods import classical_depths, classical_methods
+
+    assert classical_depths(15) == (15, 60, 240)
+    assert classical_depths(4, (1, 2, 2)) == (4, 8)
+    ms = classical_methods("ISTA", torch.nn.Identity(), 3)
+    assert [(m.name, m.iterations, m.trained) for m in ms] == [("ISTA", 3, False), ("ISTA", 12, False),
+                                                                 ("ISTA", 48, False)]
+    with pytest.raises(ValueError, match="layers must be an integer >= 1"):
+        classical_depths(0)

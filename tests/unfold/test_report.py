@@ -38,7 +38,7 @@ def test_report_has_tables_notes_and_figures(tmp_path):
     path = write_report(tmp_path, results(), [fig])
     text = path.read_text()
     assert "primary metric: **stoi** (higher is better)" in text
-    assert "| tied | 2 | 2 | -0.8 | 3.0 |" in text
+    assert "| tied | - | 2 | 2 | -0.8 | 3.0 |" in text  # no backprop recorded: "-"
     assert "| UADMM | tied | 15 | 12 | 0.8 (0.81) | 3.0 | 1.00 |" in text
     assert "## Paired differences to the classical methods" in text
     assert "- s chosen on valid" in text and "![stoi_vs_iterations](stoi_vs_iterations.png)" in text

@@ -43,7 +43,7 @@ def test_results_json_keeps_its_documented_shape():
                             "iterations": 3, "metric": "nmse_db", "mean_diff": -1.5,
                             "ci95": [-1.9, -1.1], "better": 18, "n": 20}]
     assert set(d["training"]["tied"]) == {"n_layers", "epochs", "best_epoch", "best_val_loss",
-                                          "seconds", "stopped_early"}
+                                          "seconds", "stopped_early", "backprop"}
 
 
 def test_an_older_results_json_still_reads():

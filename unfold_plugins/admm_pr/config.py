@@ -43,7 +43,6 @@ class ModelConfig:
     bias_lo: float = 0.01  # APL biases start geometrically spaced in [bias_lo, bias_hi]
     bias_hi: float = 1.0
     beta_init: float = 2.0
-    backprop: str = "full"  # full | truncated[:b] | checkpointed[:s] | implicit[:b] (tied only)
     loss: str = "neg-stoi"  # neg-stoi | mse | sc
     tied_lr_scale: float = 1.0  # Adam step of the tied model relative to train.lr
 
@@ -60,12 +59,6 @@ class ModelConfig:
             raise ConfigError("model.bias_lo and model.bias_hi must satisfy 0 < lo <= hi")
         if not self.tied_lr_scale > 0:
             raise ConfigError(f"model.tied_lr_scale must be > 0, got {self.tied_lr_scale}")
-        from unfold.backprop import parse_backprop
-
-        try:
-            parse_backprop(self.backprop)
-        except ValueError as e:
-            raise ConfigError(f"model.backprop: {e}") from None
 
 
 @dataclass

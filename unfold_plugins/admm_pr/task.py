@@ -48,7 +48,7 @@ def operator(cfg: ADMMPRConfig, device: torch.device | str = "cpu") -> STFT:
 
 def build_uadmm(cfg: ADMMPRConfig, tying: str, n_layers: int | None = None) -> UADMM:
     m = cfg.model
-    return UADMM(n_layers or m.layers, tying, m.backprop, True, m.rho, m.pieces, m.slope_init,
+    return UADMM(n_layers or m.layers, tying, cfg.train.backprop, True, m.rho, m.pieces, m.slope_init,
                  (m.bias_lo, m.bias_hi), m.beta_init)
 
 

@@ -38,22 +38,15 @@ class DataConfig:
 class ModelConfig:
     layers: int = 30  # L_train
     k: int = 0  # rows of K; 0 = frame length (square, the paper)
-    backprop: str = "full"  # full | truncated[:b] | checkpointed[:s] | frozen[:b] | frozen-exact[:b]
     learn_steps: bool = False  # our extension: also learn σ/τ and √(στ)‖K‖ ∈ (0, 1)
     step_ratio: float = 100.0  # σ/τ: σ = 10·c/‖K‖, τ = 0.1·c/‖K‖
     step_scale: float = 0.99  # c
 
     def validate(self) -> None:
-        from unfold_plugins.cp_dequant.frozen import parse_cp_backprop
-
         if self.layers < 1 or self.k < 0:
             raise ConfigError(f"model.layers must be >= 1 and model.k >= 0, got {self.layers}, {self.k}")
         if not 0 < self.step_scale < 1 or not self.step_ratio > 0:
             raise ConfigError("model.step_scale must be in (0, 1) and model.step_ratio > 0")
-        try:
-            parse_cp_backprop(self.backprop)
-        except ValueError as e:
-            raise ConfigError(f"model.backprop: {e}") from None
 
 
 @dataclass
@@ -62,6 +55,12 @@ class EvalConfig:
     optimality: bool = True  # also solve (14) to optimality with each tied K
     opt_max_iter: int = 100_000
     opt_tol: float = 1e-4  # relative primal-dual gap
+
+    def validate(self) -> None:
+        if any(d < 1 for d in self.depths):
+            raise ConfigError(f"eval.depths must all be >= 1, got {list(self.depths)}")
+        if self.opt_max_iter < 1 or not self.opt_tol > 0:
+            raise ConfigError("eval.opt_max_iter must be >= 1 and eval.opt_tol > 0")
 
 
 @dataclass

@@ -77,7 +77,7 @@ class DequantTask(Task[ChambollePock]):
         m = cfg.model
         return ChambollePock(
             layers or m.layers, n=cfg.data.frame, k=m.k or cfg.data.frame, tying=tying,
-            backprop=backprop or m.backprop, trainable=trainable, ratio=m.step_ratio,
+            backprop=backprop or cfg.train.backprop, trainable=trainable, ratio=m.step_ratio,
             scale=m.step_scale, learn_steps=m.learn_steps and trainable)
 
     def loss(self, output: torch.Tensor, target: torch.Tensor, problem: CPProblem,

@@ -73,8 +73,10 @@ def test_config_errors_name_key_and_allowed_values():
     recipe = plugin.recipe("cp-dequant")
     with pytest.raises(ConfigError, match="data.bits must be in 1..16"):
         recipe.resolve(overrides=["data.bits=17"])
-    with pytest.raises(ConfigError, match="model.backprop.*allowed: full"):
-        recipe.resolve(overrides=["model.backprop=paper"])
+    with pytest.raises(ConfigError, match="train.backprop.*allowed: full"):
+        recipe.resolve(overrides=["train.backprop=paper"])
+    with pytest.raises(ConfigError, match="eval.depths must all be >= 1"):
+        recipe.resolve(overrides=["eval.depths=[-5]"])
     paper = plugin.recipe("cp-dequant-paper").resolve()
     assert paper.sweep.enabled and paper.train.lr == 1e-5 and paper.train.lr_end == 1e-8
     assert paper.train.batch_size == 32 and paper.train.epochs == 20
