@@ -26,6 +26,7 @@ _EXPORTS = {
     "TrainConfig": "unfold.recipe",
     "Task": "unfold.task",
     "Method": "unfold.task",
+    "load": "unfold.checkpoint",
 }
 
 __all__ = ["__version__", *_EXPORTS]

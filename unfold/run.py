@@ -28,18 +28,15 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from unfold import distributed
+from unfold import checkpoint, distributed
 from unfold import recipe as recipes
+from unfold.errors import RunDirError  # re-exported: unfold.run.RunDirError
 from unfold.metrics import summarize
 from unfold.plugin import Plugin, Registry
 from unfold.recipe import Recipe
 from unfold.task import Method, Task
 from unfold.train import History, Trainer, resolve_device, seed_everything
 from unfold.unroller import Tying, Unroller
-
-
-class RunDirError(ValueError):
-    """An output directory that cannot be used (exists, not writable, nothing to resume)."""
 
 
 def tying_dirname(tying: str) -> str:
@@ -129,12 +126,14 @@ def run_recipe(
     overrides: list[str] | None = None,
     out: Path | None = None,
     device: str = "auto",
-    seed: int = 0,
+    seed: int | None = None,
     resume: bool = False,
     progress: bool = True,
     tyings: tuple[str, ...] | None = None,
 ) -> Path:
-    """Resolve, validate, train, evaluate and report one recipe; returns the run directory."""
+    """Resolve, validate, train, evaluate and report one recipe; returns the run directory.
+
+    ``seed`` defaults to 0 (a new run) or the saved one (``resume``, where another is refused)."""
     plugin, recipe = registry.recipe(name)
     dev = distributed.setup(resolve_device(device))
     if resume and overrides:
@@ -142,11 +141,13 @@ def run_recipe(
     cfg = None if resume else recipe.resolve(quick=quick, overrides=overrides)  # before any data
     run_dir = _shared_run_dir(out, name + ("-quick" if quick else ""), resume)
     if resume:
-        saved = json.loads((run_dir / "config.json").read_text())
+        saved = checkpoint.read_run_config(run_dir)
+        checkpoint.check_resume_flags(saved, seed, tyings)
         cfg = recipes.from_dict(recipe, saved["config"])
         quick, seed = saved["quick"], saved["seed"]
         tyings = tuple(saved.get("tyings", recipe.tyings))
     else:
+        seed = 0 if seed is None else seed
         tyings = tuple(tyings or recipe.tyings)
         for t in tyings:
             Tying.parse(t)  # a bad --tying fails before any data load

@@ -18,14 +18,10 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from unfold.data import load_audio, save_audio
+    from unfold.data.io import check_output, load_audio, save_audio
     from unfold_plugins.deep_nmf.enhance import default_enhancer, from_checkpoint
 
-    out = Path(args.output)
-    if out.exists() and not args.force:
-        raise ValueError(f"{out} exists; pass --force to overwrite it")
-    if not out.parent.is_dir():
-        raise ValueError(f"output folder {out.parent} does not exist")
+    out = check_output(Path(args.output), args.force)
     enhancer = from_checkpoint(args.model) if args.model else default_enhancer()
     x, rate, notes = load_audio(args.noisy, enhancer.sample_rate)
     y = enhancer(x)

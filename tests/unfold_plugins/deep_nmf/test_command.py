@@ -12,9 +12,8 @@ def _checkpoint(path):
     cfg = deep_nmf.resolve(overrides=["model.rank=4", "model.layers=3"])
     w = torch.rand(9 * 200, 8, generator=torch.Generator().manual_seed(0)) + 0.01
     model = DeepNMF(3, w, n_speech=4, n_freq=200, mu=cfg.model.mu, tying="partial:1")
-    checkpoint.save_atomic({"format": checkpoint.FORMAT, "model": model.state_dict(),
-                            "config": to_dict(cfg), "plugin": "deep-nmf", "recipe": "deep-nmf",
-                            "tying": "partial:1"}, path)
+    checkpoint.save_atomic(checkpoint.build(model, plugin="deep-nmf", recipe="deep-nmf",
+                                            tying="partial:1", config=to_dict(cfg)), path)
     return path
 
 
@@ -40,7 +39,7 @@ def test_enhance_reports_too_short_input_and_foreign_checkpoint_in_one_line(tmp_
     assert main(["deep-nmf", "enhance", str(short), "-o", str(tmp_path / "o.wav"),
                  "--model", str(ck)]) == 2
     assert "context window" in capsys.readouterr().err
-    other = checkpoint.load(ck)
+    other = checkpoint.read(ck)
     other["plugin"] = "admm"
     checkpoint.save_atomic(other, tmp_path / "other.pt")
     assert main(["deep-nmf", "enhance", str(short), "-o", str(tmp_path / "o.wav"),
