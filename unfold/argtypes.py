@@ -40,3 +40,14 @@ def int_range(lo: int | None = None, hi: int | None = None, what: str = "an inte
 seed = int_range(0, SEED_LIMIT - 1, "a seed (integer)")
 positive = int_range(1, None, "an integer")
 non_negative = int_range(0, None, "an integer")
+
+
+def tying(text: str) -> str:
+    """A tying spec (tied, untied, partial:C), checked by the core's parser."""
+    from unfold.unroller import Tying  # torch: only when --tying is given
+
+    try:
+        Tying.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text

@@ -56,7 +56,7 @@ def build_parser(registry: Registry, load_plugin: str | None = None) -> argparse
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=1e-3 (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
-    p.add_argument("--tying", dest="tyings", action="append", metavar="TYING",
+    p.add_argument("--tying", dest="tyings", action="append", metavar="TYING", type=argtypes.tying,
                    help="train only these tyings (tied, untied, partial:C; repeatable; "
                         "default: the recipe's)")
     _common_run_args(p)
