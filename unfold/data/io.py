@@ -80,17 +80,17 @@ def _name_max(folder: Path) -> int:
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """``path`` if a command may write it; otherwise one ``RunDirError`` line, before any work."""
     p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
+    folder = p.parent
+    if not folder.is_dir():
+        raise RunDirError(f"output folder {folder} does not exist; create it first")
+    limit = _name_max(folder)
+    if len(p.name.encode()) > limit:  # before any stat of p, which would fail on it
+        raise RunDirError(f"output file name is {len(p.name.encode())} bytes long; this file "
+                          f"system allows at most {limit}")
     if p.is_dir():
         raise RunDirError(f"output {p} is a folder; give a file name, e.g. {p / 'out.wav'}")
     if p.exists() and not overwrite:
         raise OutputExistsError(f"{p} exists; pass --force (overwrite=True) to replace it")
-    if not folder.is_dir():
-        raise RunDirError(f"output folder {folder} does not exist; create it first")
-    limit = _name_max(folder)
-    if len(p.name.encode()) > limit:
-        raise RunDirError(f"output file name is {len(p.name.encode())} bytes long; this file "
-                          f"system allows at most {limit}")
     if sf.available_formats().get(p.suffix.lstrip(".").upper()) is None:
         raise RunDirError(f"unknown audio format {p.suffix!r} for {p}; use .wav, .flac or .ogg")
     try:

@@ -75,8 +75,8 @@ def run_quantize(args: argparse.Namespace) -> int:
     peak = x.abs().max()
     clipped = float((x.abs() >= peak * (1 - 1e-4)).float().mean())
     if clipped >= CLIP_FRACTION:
-        raise InputDataError(f"{args.input} looks clipped ({100 * clipped:.1f}% of samples at the peak "
-                         f"{float(peak):.3g}); dequantization assumes unclipped audio")
+        raise InputDataError(f"{args.input} looks clipped ({100 * clipped:.1f}% of samples at the "
+                             f"peak {float(peak):.3g}); dequantization assumes unclipped audio")
     xq, eta = quantize(normalize_peak(x), args.bits)
     _save(args.output, xq, rate, args.force)
     print(f"wrote {args.output}: {args.bits} bits, eta = {eta:.6g}, {x.numel()} samples at {rate} Hz")
@@ -109,17 +109,13 @@ def run_dequantize(args: argparse.Namespace) -> int:
     eta = 2.0 / 2**args.bits
     off_grid = ((x + 1) / eta - 0.5 - torch.round((x + 1) / eta - 0.5)).abs().max()
     if not float(off_grid) <= 1e-3 or not float(x.abs().max()) < 1:  # NaN fails both
-        raise InputDataError(f"{args.input} is not {args.bits}-bit midpoint-quantised audio on (-1, 1) "
-                         "(values off the grid); make inputs with `unfold cp-dequant quantize` "
-                         "or pass the right --bits")
+        raise InputDataError(f"{args.input} is not {args.bits}-bit midpoint-quantised audio on "
+                             "(-1, 1) (values off the grid); make inputs with `unfold cp-dequant "
+                             "quantize` or pass the right --bits")
     n = args.frame
-    pad = -x.numel() % n
-    if pad:
-        print(f"note: {x.numel()} samples is not a multiple of the frame length {n}: padded "
-              f"{pad} samples (quantised zeros) at the end, removed again in the output",
-              file=sys.stderr)
-    xp = torch.cat([x, torch.full((pad,), eta / 2 if pad else 0.0)]).reshape(-1, n)
     K, what = _operator(args.model, n)
+    pad = -x.numel() % n
+    xp = torch.cat([x, torch.full((pad,), eta / 2 if pad else 0.0)]).reshape(-1, n)
     model = (ChambollePock(args.iterations, n=n, k=K.shape[0], K_init=K, trainable=False)
              if args.iterations > 0 else None)
     parts = []
@@ -131,6 +127,10 @@ def run_dequantize(args: argparse.Namespace) -> int:
             bar.update(chunk.shape[0])
     y = torch.cat(parts)
     _save(args.output, y.reshape(-1)[: x.numel()], rate, args.force)
+    if pad:
+        print(f"note: {x.numel()} samples is not a multiple of the frame length {n}: padded "
+              f"{pad} samples (quantised zeros) at the end, removed again in the output",
+              file=sys.stderr)
     print(f"wrote {args.output}: {what}, "
           f"{args.iterations or 'optimality'} iterations, {xp.shape[0]} frames of {n}")
     return 0
