@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from unfold.unroller import Unroller
 
 __all__ = ["FORMAT", "REQUIRED", "CheckpointError", "CheckpointInfo", "build",
-           "check_resume_flags", "info", "load", "read", "read_run_config", "save_atomic",
-           "versions"]
+           "check_resume_flags", "info", "load", "read", "read_run_config",
+           "remove_partial_writes", "save_atomic", "versions"]
 
 REQUIRED = ("format", "model", "config", "plugin", "recipe", "tying")
 FORMAT = "unfold-checkpoint-1"
@@ -93,6 +93,14 @@ def save_atomic(obj: dict[str, Any], path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_partial_writes(folder: Path) -> list[Path]:
+    """Delete the temporary files of writes killed midway (``kill -9``) in ``folder``."""
+    stale = sorted(Path(folder).glob("*.pt.*.tmp"))
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def read(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -133,6 +133,8 @@ class Trainer:
 
     def _resume(self) -> int:
         assert self.ckpt_dir is not None
+        if distributed.is_main():
+            checkpoint.remove_partial_writes(self.ckpt_dir)
         path = self.ckpt_dir / "last.pt"
         if not path.exists():
             return 0
