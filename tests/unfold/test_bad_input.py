@@ -165,3 +165,28 @@ def test_set_parsing_accepts_or_refuses_with_a_config_error(tutorial, key, text)
     t = cfg.train
     assert all(math.isfinite(v) for v in (t.lr, cfg.model.lam, t.weight_decay, t.clip))
     assert 0 < t.lr <= 10 and t.max_batches >= 0 and t.epochs >= 0 and t.batch_size >= 1
+
+
+# -- through a real process: the installed command, its exit status and stderr are the contract --
+SUBPROCESS_CASES = [
+    (["run", "admm-pr", "--quick", "--set", "train.lr=1e400"], "train.lr must be a finite number"),
+    (["cp-dequant", "dequantize", "in.wav", "-o", "o.wav", "--frame", "0"], "argument --frame"),
+]
+
+
+@pytest.mark.parametrize("argv, match", SUBPROCESS_CASES, ids=[a[1] for a, _ in SUBPROCESS_CASES])
+def test_installed_command_refuses_in_one_line(tmp_path, argv, match):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "garbage.pt").write_bytes(b"garbage")
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "OMP_NUM_THREADS": "1"}
+    env.pop("UNFOLD_DEBUG", None)
+    done = subprocess.run([sys.executable, "-m", "unfold.cli", *argv], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and match in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["garbage.pt"]
