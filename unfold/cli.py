@@ -11,6 +11,7 @@ the traceback of either.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -133,11 +134,19 @@ def dispatch(args: argparse.Namespace, registry: Registry) -> int:
 
 
 USER_ERRORS: tuple[type[BaseException], ...] = (UnfoldError,)
+#: the machine's state, not a bug: a full disk, a read-only or forbidden location (one line, exit 2)
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def _internal_error(e: BaseException) -> int:
+    print(f"unfold: internal error: {type(e).__name__}: {_first_line(e)} "
+          f"(at {_raising_frame(e)}); set UNFOLD_DEBUG=1 for the traceback", file=sys.stderr)
+    return EXIT_BUG
 
 
 def _raising_frame(e: BaseException) -> str:
@@ -170,12 +179,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"unfold: error: {_first_line(e)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:
+        if os.environ.get("UNFOLD_DEBUG"):
+            raise
+        if e.errno not in ENVIRONMENT_ERRNOS:
+            return _internal_error(e)
+        where = f": {e.filename}" if e.filename else ""
+        print(f"unfold: error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as e:  # a bug: say where, not just what
         if os.environ.get("UNFOLD_DEBUG"):
             raise
-        print(f"unfold: internal error: {type(e).__name__}: {_first_line(e)} "
-              f"(at {_raising_frame(e)}); set UNFOLD_DEBUG=1 for the traceback", file=sys.stderr)
-        return EXIT_BUG
+        return _internal_error(e)
 
 
 if __name__ == "__main__":

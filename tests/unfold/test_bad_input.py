@@ -190,3 +190,18 @@ def test_installed_command_refuses_in_one_line(tmp_path, argv, match):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and match in lines[0], done.stderr
     assert "Traceback" not in done.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["garbage.pt"]
+
+
+@pytest.mark.parametrize("err, code, match", [
+    (OSError(28, "No space left on device", "run/results.json"), 2,
+     "unfold: error: No space left on device: run/results.json"),
+    (OSError(30, "Read-only file system", "run/report.md"), 2, "Read-only file system: run/report.md"),
+    (OSError(2, "No such file or directory", "lost.txt"), 1, "unfold: internal error: FileNotFoundError"),
+])
+def test_environment_errors_are_one_line_and_other_os_errors_are_bugs(setup, tutorial, monkeypatch,
+                                                                      capsys, err, code, match):
+    def fails(self, cfg):
+        raise OSError(err.errno, err.strerror, err.filename)
+
+    monkeypatch.setattr(tutorial.SparseCoding, "datasets", fails)
+    refused(capsys, ["run", "lista", "--out", "env"], match, setup / "run", code=code)

@@ -81,3 +81,22 @@ def test_load_audio_of_random_arrays_is_finite_mono_or_refused(tmp_path, a):
     assert np.isfinite(a).all() and rate == 8000
     np.testing.assert_allclose(x.numpy(), a.mean(axis=1), rtol=1e-6, atol=1e-6)
     assert (a.shape[1] > 1) == any("channels" in n for n in notes)
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_progress_bar_only_on_a_terminal(monkeypatch, tty):
+    import io
+    import sys
+
+    from unfold.data.io import progress_bar
+
+    class Err(io.StringIO):
+        def isatty(self):
+            return tty
+
+    monkeypatch.setattr(sys, "stderr", Err())
+    with progress_bar(3, "frames") as bar:
+        bar.update(3)
+        shown = not bar.disable
+    assert shown is tty
+    assert ("frames" in sys.stderr.getvalue()) is tty
