@@ -33,6 +33,7 @@ _EXPORTS = {
     "RunResult": "unfold.results",
     "MethodResult": "unfold.results",
     "RunContext": "unfold.results",
+    "load": "unfold.checkpoint",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -2,38 +2,50 @@
 
 Core subcommands: ``list``, ``show``, ``run``, ``compare``, ``eval``, ``new-plugin``; every plugin
 adds ``unfold <plugin> <command>``. Heavy modules (torch, plugins) are imported only by the
-subcommand that needs them, so ``unfold --help`` answers at once. User errors print one line
-and exit with status 2 (set ``UNFOLD_DEBUG=1`` for the traceback).
+subcommand that needs them, so ``unfold --help`` answers at once. User errors (the core's classes
+in ``unfold.errors``) print one line and exit with status 2; anything else is a bug, in the core
+or a plugin: one line with the exception type and the ``file:line`` that raised it, exit status
+1. ``UNFOLD_DEBUG=1`` shows the traceback of either.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from unfold import __version__
-from unfold.plugin import PluginError, Registry
+from unfold import __version__, argtypes
+from unfold.errors import UnfoldError
+from unfold.plugin import Registry
 
 EXIT_USAGE = 2
+EXIT_BUG = 1
 
-
-class UserError(Exception):
-    """An error the user can fix; printed as one line, exit status 2."""
+#: an error the user can fix; printed as one line, exit status 2 (kept for older imports)
+UserError = UnfoldError
 
 
 def _common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="the recipe's small, fast variant")
     p.add_argument("--out", type=Path, help="run directory (default: runs/<recipe>-<time>)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=argtypes.seed, default=None,
+                   help="random seed, 0..2**63-1 (default 0; --resume: the run's own)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (``unfold <command>: error: ...``), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _Parser(Parser):
     """A subcommand parser whose epilog is computed only when its help is printed."""
 
     def __init__(self, *args: Any, epilog_fn: Any = None, **kwargs: Any) -> None:
@@ -59,13 +71,13 @@ def _set_arg(p: argparse.ArgumentParser, what: str = "a config value") -> None:
 
 
 def _tying_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tying", dest="tyings", action="append", metavar="TYING",
+    p.add_argument("--tying", dest="tyings", action="append", metavar="TYING", type=argtypes.tying,
                    help="train only these tyings (tied, untied, partial:C; repeatable; "
                         "default: the recipe's)")
 
 
 def build_parser(registry: Registry, load_plugin: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="unfold", description="Deep unfolding toolkit.")
+    parser = Parser(prog="unfold", description="Deep unfolding toolkit.")
     parser.add_argument("--version", action="version", version=f"unfold {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -96,7 +108,8 @@ def build_parser(registry: Registry, load_plugin: str | None = None) -> argparse
 
     p = sub.add_parser("eval", help="re-evaluate a checkpoint on its recipe's test split")
     p.add_argument("checkpoint", type=Path)
-    p.add_argument("--iters", type=int, action="append", help="layers to run (repeatable)")
+    p.add_argument("--iters", type=argtypes.positive, action="append",
+                   help="layers to run (repeatable)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     _set_arg(p, "a data.* or eval.* key (e.g. another data.root)")
     p.add_argument("--baselines", action="store_true",
@@ -122,7 +135,8 @@ def build_parser(registry: Registry, load_plugin: str | None = None) -> argparse
 def cmd_list(registry: Registry) -> int:
     for s in registry.status():
         if not s.ok:
-            print(f"{s.name}  {s.version}  BROKEN  ({s.distribution}): {s.error}")
+            state = "CONFLICT" if s.conflict else "BROKEN"
+            print(f"{s.name}  {s.version}  {state}  ({s.distribution}): {s.error}")
             continue
         p = registry.get(s.name)
         print(f"{p.name}  {p.version}  ok  ({s.distribution}) — {p.description}")
@@ -203,8 +217,8 @@ def dispatch(args: argparse.Namespace, registry: Registry) -> int:
     if args.command == "compare":
         from unfold.compare import compare
 
-        out = compare(registry, args.plugins, args.quick, args.out, args.device, args.seed,
-                      not args.no_progress, args.overrides,
+        out = compare(registry, args.plugins, args.quick, args.out, args.device,
+                      0 if args.seed is None else args.seed, not args.no_progress, args.overrides,
                       tuple(args.tyings) if args.tyings else None)
         print(f"comparison written to {out / 'compare.md'}")
         return 0
@@ -213,8 +227,30 @@ def dispatch(args: argparse.Namespace, registry: Registry) -> int:
     return int(args.plugin_run(args) or 0)
 
 
-USER_ERRORS = (UserError, PluginError, ValueError, FileNotFoundError, PermissionError,
-               NotADirectoryError, FileExistsError, FloatingPointError)
+USER_ERRORS: tuple[type[BaseException], ...] = (UnfoldError,)
+#: the machine's state, not a bug: a full disk, a read-only or forbidden location (one line, exit 2)
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _internal_error(e: BaseException) -> int:
+    print(f"unfold: internal error: {type(e).__name__}: {_first_line(e)} "
+          f"(at {_raising_frame(e)}); set UNFOLD_DEBUG=1 for the traceback", file=sys.stderr)
+    return EXIT_BUG
+
+
+def _raising_frame(e: BaseException) -> str:
+    """``file:line`` of the frame that raised ``e`` (the innermost one of its traceback)."""
+    tb = e.__traceback__
+    if tb is None:
+        return "unknown location"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -235,9 +271,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as e:
         if os.environ.get("UNFOLD_DEBUG"):
             raise
-        msg: Any = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"unfold: error: {msg}", file=sys.stderr)
+        print(f"unfold: error: {_first_line(e)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as e:
+        if os.environ.get("UNFOLD_DEBUG"):
+            raise
+        if e.errno not in ENVIRONMENT_ERRNOS:
+            return _internal_error(e)
+        where = f": {e.filename}" if e.filename else ""
+        print(f"unfold: error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # a bug: say where, not just what
+        if os.environ.get("UNFOLD_DEBUG"):
+            raise
+        return _internal_error(e)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Evaluating methods on a test set (``evaluate``), and ``unfold eval CKPT``: rebuild a
-checkpoint's model from its config and re-evaluate it.
+"""Evaluating methods on a test set (``evaluate``), and ``unfold eval CKPT``: load a
+checkpoint's model (``unfold.load``) and re-evaluate it.
 
 Rows carry the names the run gave them (``Task.methods``); ``--iters`` re-runs each trained
 method at other depths, ``--baselines`` adds the recipe's classical methods, and ``--set`` may
@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from unfold import checkpoint
 from unfold import recipe as recipes
+from unfold.errors import ConfigError
 from unfold.plugin import Registry
 from unfold.report import methods_table
 from unfold.results import MethodResult, Seconds, Summary, Trained
@@ -60,20 +61,12 @@ def evaluate(task: Task[Any], cfg: Any, methods: list[Method], test: Dataset,
     return rows, per_method
 
 
-def load_model(registry: Registry, path: Path) -> tuple[Unroller, Task, Any]:
-    """(model with the checkpoint's weights, task, config) — the model rebuilt from its config."""
-    ck = checkpoint.load(path)
-    _, recipe = registry.recipe(ck["recipe"])
-    cfg = recipes.from_dict(recipe, ck["config"])
-    task = recipe.task()
-    model = task.build_model(cfg, ck["tying"])
-    try:
-        model.load_state_dict(ck["model"])
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
-        raise checkpoint.CheckpointError(
-            f"checkpoint {path} does not fit the model its config builds: {first}") from None
-    return model, task, cfg
+def load_model(registry: Registry, path: Path, device: torch.device | str = "cpu"
+               ) -> tuple[Unroller, Task, Any, str]:
+    """(model with the checkpoint's weights, task, config, tying), by ``unfold.load``."""
+    model = checkpoint.load(path, registry=registry, device=device)
+    info = checkpoint.info(model)
+    return model, info.task, info.config, info.tying
 
 
 def apply_eval_overrides(cfg: Any, overrides: list[str]) -> None:
@@ -82,9 +75,9 @@ def apply_eval_overrides(cfg: Any, overrides: list[str]) -> None:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise recipes.ConfigError(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"--set expects key=value, got {item!r}")
         if key.split(".", 1)[0] not in EVAL_SECTIONS:
-            raise recipes.ConfigError(
+            raise ConfigError(
                 f"unfold eval --set takes {' and '.join(s + '.*' for s in EVAL_SECTIONS)} keys only "
                 f"(the model's come from the checkpoint), got {key!r}")
         recipes.set_key(cfg, key, recipes.parse_value(cfg, key, text))
@@ -109,12 +102,16 @@ def checkpoint_methods(task: Task, cfg: Any, model: Unroller, tying: str,
 
 def evaluate_checkpoint(registry: Registry, path: Path, iters: list[int] | None, device: str,
                         overrides: list[str] | None = None, baselines: bool = False) -> str:
-    model, task, cfg = load_model(registry, path)
-    apply_eval_overrides(cfg, overrides or [])
-    ck = checkpoint.load(path)
+    """The methods table of the checkpoint's model (names as in its run) at ``iters`` layers
+    (default: as the run evaluated it), with the classical methods when ``baselines``."""
+    bad = [n for n in iters or [] if n < 1]
+    if bad:
+        raise ConfigError(f"--iters must be >= 1, got {bad[0]}")
     dev = resolve_device(device)
+    model, task, cfg, tying = load_model(registry, path, dev)
+    apply_eval_overrides(cfg, overrides or [])
     test = task.datasets(cfg)["test"]
-    methods = checkpoint_methods(task, cfg, model, ck["tying"], iters, baselines)
+    methods = checkpoint_methods(task, cfg, model, tying, iters, baselines)
     rows, _ = evaluate(task, cfg, methods, test, dev, cfg.train.batch_size)
     # the training time is not known here (the run's report.md has it)
     rows = [dataclasses.replace(r, seconds=Seconds(None, r.seconds.infer_per_item)) for r in rows]

@@ -2,8 +2,11 @@
 
 Discovery reads entry points without importing them (so ``unfold --help`` stays instant); a
 plugin is imported on first use. A plugin that fails to import is reported as broken with its
-error and the others keep working. Two entry points with one name is an error naming both
-distributions; an unknown name lists the known ones; the loaded object is validated.
+error and the others keep working; so does one whose import raises ``SystemExit`` or any other
+``BaseException`` (``KeyboardInterrupt`` aside). Two distributions registering one name mark
+that name as conflicting: ``unfold list`` shows it, using it is an error naming both
+distributions, and every other plugin keeps working. An unknown name lists the known ones; the
+loaded object is validated.
 
 A distribution registers a plugin with::
 
@@ -24,11 +27,11 @@ if TYPE_CHECKING:  # the registry itself must not import torch (``unfold --help`
     from unfold.recipe import Recipe
     from unfold.unroller import Unroller
 
+from unfold.errors import PluginError
+
+__all__ = ["GROUP", "Command", "Plugin", "PluginError", "Registry", "Status", "validate_plugin"]
+
 GROUP = "unfold.plugins"
-
-
-class PluginError(ValueError):
-    """A plugin that is unknown, duplicated, broken or malformed."""
 
 
 @dataclass
@@ -92,6 +95,7 @@ class Status:
     version: str
     ok: bool
     error: str = ""
+    conflict: bool = False  # one of several distributions registering this name
 
 
 class Registry:
@@ -102,18 +106,23 @@ class Registry:
             importlib_metadata.entry_points(group=GROUP)
         )
         self._eps: dict[str, Any] = {}
+        self._loaded: dict[str, Plugin] = {}
+        self._errors: dict[str, str] = {}
+        self._conflicts: dict[str, list[Any]] = {}  # name -> every entry point claiming it
         for ep in sorted(eps, key=lambda e: e.name):
             if ep.name in self._eps:
                 other = self._eps[ep.name]
                 if _dist_name(other) == _dist_name(ep) and other.value == ep.value:
                     continue  # the same distribution seen twice on sys.path
-                raise PluginError(
-                    f"two plugins are named {ep.name!r}: one from {_dist_name(other)} "
-                    f"({other.value}), one from {_dist_name(ep)} ({ep.value}); uninstall one"
-                )
+                # a conflict makes this one name unusable, never the command
+                claims = self._conflicts.setdefault(ep.name, [other])
+                claims.append(ep)
+                self._errors[ep.name] = (
+                    f"{len(claims)} plugins are named {ep.name!r}: "
+                    + ", ".join(f"one from {_dist_name(c)} ({c.value})" for c in claims)
+                    + "; uninstall all but one")
+                continue
             self._eps[ep.name] = ep
-        self._loaded: dict[str, Plugin] = {}
-        self._errors: dict[str, str] = {}
 
     def names(self) -> list[str]:
         return sorted(self._eps)
@@ -131,7 +140,9 @@ class Registry:
         except PluginError as e:
             self._errors[name] = str(e)
             raise
-        except Exception as e:  # a broken plugin must not break the others
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # a broken plugin, even one calling sys.exit, spares the others
             self._errors[name] = (f"plugin {name!r} from {_dist_name(ep)} failed to import: "
                                   f"{type(e).__name__}: {e}")
             raise PluginError(self._errors[name]) from e
@@ -143,6 +154,12 @@ class Registry:
         for name in self.names():
             ep = self._eps[name]
             dist = getattr(ep, "dist", None)
+            if name in self._conflicts:
+                for c in self._conflicts[name]:
+                    d = getattr(c, "dist", None)
+                    out.append(Status(name, d.name if d else "?", d.version if d else "?", False,
+                                      self._errors[name], conflict=True))
+                continue
             try:
                 p = self.get(name)
                 out.append(Status(name, dist.name if dist else "?", p.version, True))

@@ -3,7 +3,8 @@
 A config is a tree of dataclasses whose leaves are bool, int, float, str, None-able versions of
 those, or tuples of them. ``resolve`` applies the quick overrides, then the user's ``--set``
 overrides, and validates everything before any data load: an unknown key lists the valid keys,
-a wrong type names the expected one.
+a wrong type names the expected one, a float must be finite (``1e400`` parses as inf and is
+refused) and an int must fit in 64 bits; each section's ``validate()`` checks its ranges.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import inspect
 import io
 import json
+import math
 import re
 import tokenize
 import types
@@ -22,11 +24,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unfold.errors import ConfigError
 from unfold.task import Task
 
+__all__ = ["ConfigError", "Recipe", "TrainConfig", "from_dict", "parse_value", "set_key",
+           "to_dict", "validate"]
 
-class ConfigError(ValueError):
-    """A config key or value that is not allowed; the message says what is."""
+INT_LIMIT = 2**63  # ints of a config fit in a signed 64-bit integer (torch, numpy seeds)
+
+
+MAX_LR = 10.0  # a learning rate above this diverges for every model here; almost surely a typo
 
 
 @dataclass
@@ -52,15 +59,21 @@ class TrainConfig:
             raise ConfigError(f"train.epochs must be >= 0, got {self.epochs}")
         if self.batch_size < 1:
             raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
-        if self.lr_end is not None and self.lr_end < 0:
-            raise ConfigError(f"train.lr_end must be >= 0 or none, got {self.lr_end}")
-        if self.optimizer not in ("adam", "adamw", "sgd"):
-            raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
-        for key in ("weight_decay", "clip", "patience", "max_batches"):
+        if not 0 < self.lr <= MAX_LR:
+            raise ConfigError(f"train.lr must be in (0, {MAX_LR:g}], got {self.lr}")
+        if self.lr_end is not None and not 0 <= self.lr_end <= MAX_LR:
+            raise ConfigError(f"train.lr_end must be none or in [0, {MAX_LR:g}], got {self.lr_end}")
+        for key in ("weight_decay", "clip"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"train.{key} must be >= 0, got {getattr(self, key)}")
+        if self.patience < 0:
+            raise ConfigError(f"train.patience must be >= 0 (0 disables early stopping), "
+                              f"got {self.patience}")
+        if self.max_batches < 0:
+            raise ConfigError(f"train.max_batches must be >= 0 (0 = every batch), "
+                              f"got {self.max_batches}")
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
         from unfold.backprop import parse_backprop
 
         try:
@@ -146,6 +159,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return _coerce(value, a, key)
             except ConfigError as e:
                 errors.append(e)
+        if len(errors) == 1:  # X | None: X's own reason (e.g. "must be a finite number")
+            raise errors[0]
         raise ConfigError(f"{key} expects {_type_name(tp)}, got {value!r}")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
@@ -159,10 +174,18 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not -INT_LIMIT <= value < INT_LIMIT:
+                raise ConfigError(f"{key} must fit in 64 bits (|value| < 2**63), got {value}")
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number):
+                raise ConfigError(f"{key} must be a finite number, got {value!r}")
+            return number
     elif tp is str:
         if isinstance(value, str):
             return value

@@ -18,7 +18,6 @@ every trained model.
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -27,7 +26,7 @@ from typing import Any
 
 import torch
 
-from unfold import distributed
+from unfold import checkpoint, distributed
 from unfold import recipe as recipes
 from unfold.backprop import parse_backprop
 from unfold.evaluate import evaluate
@@ -59,7 +58,7 @@ def run_recipe(
     overrides: list[str] | None = None,
     out: Path | None = None,
     device: str = "auto",
-    seed: int = 0,
+    seed: int | None = None,
     resume: bool = False,
     progress: bool = True,
     tyings: tuple[str, ...] | None = None,
@@ -71,21 +70,24 @@ def run_recipe(
     folders (``*.root`` keys), every tying's model (built once, with ``train.backprop`` set) and
     the output location. ``dry_run=True`` stops there, writes nothing and returns the directory
     the run would use. A new run that fails before its first checkpoint removes its directory.
+    ``seed`` defaults to 0 (a new run) or the saved one (``resume``, where another is refused).
     """
     plugin, recipe = registry.recipe(name)
     if resume and overrides:
         raise RunDirError("--resume continues a run with its saved config; drop --set")
-    if not 0 <= seed < 2**63:
+    if seed is not None and not 0 <= seed < 2**63:
         raise recipes.ConfigError(f"--seed must be an integer in [0, 2**63), got {seed}")
     label = name + ("-quick" if quick else "")
     task = recipe.task()
     if resume:
         run_dir = check_run_dir(out, label, resume=True)
-        saved = json.loads((run_dir / "config.json").read_text())
+        saved = checkpoint.read_run_config(run_dir)
+        checkpoint.check_resume_flags(saved, seed, tyings)
         cfg = recipes.from_dict(recipe, saved["config"])
         quick, seed = saved["quick"], saved["seed"]
         tyings = tuple(saved.get("tyings", recipe.tyings))
     else:
+        seed = 0 if seed is None else seed
         cfg = recipe.resolve(quick=quick, overrides=overrides)  # before any data
         tyings = tuple(tyings or recipe.tyings)
     validate_run(task, cfg, tyings)

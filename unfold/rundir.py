@@ -6,9 +6,9 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from unfold.errors import RunDirError
 
-class RunDirError(ValueError):
-    """An output directory that cannot be used (exists, not writable, nothing to resume)."""
+__all__ = ["RunDirError", "check_run_dir", "prepare_run_dir", "tying_dirname"]
 
 
 def tying_dirname(tying: str) -> str:

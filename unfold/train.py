@@ -25,18 +25,23 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from unfold import checkpoint, distributed
 from unfold.compiled import CompileSpec
+from unfold.errors import ConfigError
 from unfold.recipe import TrainConfig
 from unfold.task import Task
 from unfold.unroller import Unroller
+
+
+class TrainingDiverged(ConfigError, FloatingPointError):
+    """The training loss became NaN or inf: a config to change (lr, clip), said in one line."""
 
 
 def resolve_device(spec: str) -> torch.device:
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if spec == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA device is available; use cpu or auto")
+        raise ConfigError("--device cuda was asked for but no CUDA device is available; use cpu or auto")
     if spec not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {spec!r}; allowed: auto, cpu, cuda")
+        raise ConfigError(f"unknown device {spec!r}; allowed: auto, cpu, cuda")
     return torch.device(spec)
 
 
@@ -90,10 +95,14 @@ class Trainer:
         self.task, self.cfg, self.model, self.device = task, cfg, model.to(device), device
         self.tcfg: TrainConfig = cfg.train
         self.ckpt_dir, self.meta, self.seed = ckpt_dir, dict(meta or {}), seed
+        missing = [k for k in ("plugin", "recipe", "tying", "config") if k not in self.meta]
+        if ckpt_dir is not None and missing:
+            raise TypeError(f"Trainer with ckpt_dir needs meta with {missing}: a checkpoint "
+                            "must say what rebuilds its model")
         self.progress, self.on_epoch = progress, on_epoch
         self.params = [p for p in model.parameters() if p.requires_grad]
         if not self.params:
-            raise ValueError(f"{type(model).__name__} has no trainable parameters (trainable=False?)")
+            raise ConfigError(f"{type(model).__name__} has no trainable parameters (trainable=False?)")
         if CompileSpec.parse(self.tcfg.compile) is not None:  # kept for the run's evaluation too
             model.compile_step(self.tcfg.compile)
         self.forward: torch.nn.Module = self.model
@@ -101,7 +110,7 @@ class Trainer:
         if distributed.active():
             w = distributed.world()
             if self.tcfg.batch_size % w:
-                raise ValueError(f"train.batch_size ({self.tcfg.batch_size}) must be divisible by "
+                raise ConfigError(f"train.batch_size ({self.tcfg.batch_size}) must be divisible by "
                                  f"the number of processes ({w})")
             self.per_rank_batch = self.tcfg.batch_size // w
             ids = [device.index] if device.type == "cuda" else None
@@ -113,22 +122,23 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _state(self, epoch: int, done: bool) -> dict[str, Any]:
-        return {
-            "format": checkpoint.FORMAT, **self.meta,
-            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-            "scheduler": self.sched.state_dict() if self.sched else {},
-            "epoch": epoch, "done": done,
-            "history": [asdict(e) for e in self.history.epochs],
-            "best_epoch": self.history.best_epoch, "best_val": self.history.best_val,
-            "train_seconds": self.history.seconds, "versions": checkpoint.versions(),
-        }
+        meta = dict(self.meta)
+        ident = {k: meta.pop(k) for k in ("plugin", "recipe", "tying", "config")}
+        return checkpoint.build(
+            self.model, **ident, **meta, optimizer=self.opt.state_dict(),
+            scheduler=self.sched.state_dict() if self.sched else {},
+            epoch=epoch, done=done, history=[asdict(e) for e in self.history.epochs],
+            best_epoch=self.history.best_epoch, best_val=self.history.best_val,
+            train_seconds=self.history.seconds)
 
     def _resume(self) -> int:
         assert self.ckpt_dir is not None
+        if distributed.is_main():
+            checkpoint.remove_partial_writes(self.ckpt_dir)
         path = self.ckpt_dir / "last.pt"
         if not path.exists():
             return 0
-        ck = checkpoint.load(path, map_location=self.device)
+        ck = checkpoint.read(path, map_location=self.device)
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         if self.sched and ck["scheduler"]:
@@ -195,7 +205,7 @@ class Trainer:
                 problem, target = self.task.problem(batch, self.cfg, self.device)
                 loss = self.task.loss(self.forward(problem), target, problem, self.cfg)
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"training loss became {float(loss)} at epoch {epoch + 1}; "
+                    raise TrainingDiverged(f"training loss became {float(loss)} at epoch {epoch + 1}; "
                                              "lower train.lr or set train.clip")
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -240,5 +250,5 @@ class Trainer:
         if self._best is not None:
             self.model.load_state_dict(self._best)
         elif self.ckpt_dir and (self.ckpt_dir / "best.pt").exists():
-            ck = checkpoint.load(self.ckpt_dir / "best.pt", map_location=self.device)
+            ck = checkpoint.read(self.ckpt_dir / "best.pt", map_location=self.device)
             self.model.load_state_dict(ck["model"])

@@ -30,8 +30,8 @@ def test_two_processes_train_like_one(tutorial_site, tmp_path):
     unfold([*common, "--out", "one"], tutorial_site, tmp_path)
     unfold([*common, "--out", "two"], tutorial_site, tmp_path, nproc=2)
     for tying in ("tied", "untied"):
-        a = checkpoint.load(tmp_path / "one" / "checkpoints" / tying / "last.pt")
-        b = checkpoint.load(tmp_path / "two" / "checkpoints" / tying / "last.pt")
+        a = checkpoint.read(tmp_path / "one" / "checkpoints" / tying / "last.pt")
+        b = checkpoint.read(tmp_path / "two" / "checkpoints" / tying / "last.pt")
         for k in a["model"]:
             torch.testing.assert_close(a["model"][k], b["model"][k], rtol=1e-4, atol=1e-6)
     ra = json.loads((tmp_path / "one" / "results.json").read_text())["methods"]
@@ -44,11 +44,11 @@ def test_resume_on_another_number_of_processes(tutorial_site, tmp_path):
     args = ["run", "lista", "--device", "cpu", "--no-progress", "--out", "r"]
     unfold([*args, *TINY], tutorial_site, tmp_path, nproc=2)
     last = tmp_path / "r" / "checkpoints" / "untied" / "last.pt"
-    ck = checkpoint.load(last)
+    ck = checkpoint.read(last)
     ck["epoch"], ck["done"], ck["history"] = 0, False, ck["history"][:1]  # as if killed after epoch 1
     checkpoint.save_atomic(ck, last)
     (tmp_path / "r" / "results.json").unlink()
     unfold([*args, "--resume"], tutorial_site, tmp_path)
-    resumed = checkpoint.load(last)
+    resumed = checkpoint.read(last)
     assert resumed["done"] and len(resumed["history"]) == 2
     assert (tmp_path / "r" / "results.json").is_file()

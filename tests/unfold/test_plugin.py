@@ -46,9 +46,58 @@ def test_broken_plugin_is_listed_and_others_work(fake_modules):
     assert reg.recipe("lista")[0].name == "good"
 
 
-def test_duplicate_names_name_both_distributions():
+def test_duplicate_names_mark_both_entries_and_lock_out_only_that_name(fake_modules):
+    reg = Registry([ep("dup", "a:plugin", "dist-a"), ep("dup", "b:plugin", "dist-b"),
+                    ep("good", "fake_good:plugin")])
     with pytest.raises(PluginError, match=r"'dup'.*dist-a.*dist-b"):
-        Registry([ep("dup", "a:plugin", "dist-a"), ep("dup", "b:plugin", "dist-b")])
+        reg.get("dup")
+    status = [s for s in reg.status() if s.name == "dup"]
+    assert {s.distribution for s in status} == {"dist-a", "dist-b"}
+    assert all(s.conflict and not s.ok for s in status)
+    assert [p.name for p in reg.plugins()] == ["good"]
+    assert reg.recipe("lista")[0].name == "good"
+
+
+@pytest.mark.parametrize("exc", ["SystemExit(3)", "SystemExit('bye')", "GeneratorExit()"])
+def test_base_exception_at_import_marks_the_plugin_broken(fake_modules, tmp_path, monkeypatch, exc):
+    (tmp_path / "exits_at_import.py").write_text(f"raise {exc}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "exits_at_import", raising=False)
+    reg = Registry([ep("exits", "exits_at_import:plugin"), ep("good", "fake_good:plugin")])
+    status = {s.name: s for s in reg.status()}
+    assert not status["exits"].ok and exc.split("(")[0] in status["exits"].error
+    assert status["good"].ok
+
+
+def test_keyboard_interrupt_at_import_is_not_swallowed(tmp_path, monkeypatch):
+    (tmp_path / "interrupts_at_import.py").write_text("raise KeyboardInterrupt\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "interrupts_at_import", raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        Registry([ep("ki", "interrupts_at_import:plugin")]).get("ki")
+
+
+def test_list_and_version_survive_conflicts_and_exiting_plugins(fake_modules, tmp_path, monkeypatch,
+                                                                capsys):
+    from unfold import cli
+
+    (tmp_path / "exits_at_import.py").write_text("import sys\nsys.exit(1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "exits_at_import", raising=False)
+    reg = Registry([ep("admm-pr", "a:plugin", "dist-a"), ep("admm-pr", "b:plugin", "dist-b"),
+                    ep("exits", "exits_at_import:plugin"), ep("good", "fake_good:plugin")])
+    monkeypatch.setattr(cli, "Registry", lambda: reg)
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("CONFLICT") == 2 and "dist-a" in out and "dist-b" in out
+    assert "exits" in out and "BROKEN" in out and "SystemExit" in out
+    assert "recipe lista" in out
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    assert cli.main(["admm-pr", "reconstruct"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "dist-a" in err and "dist-b" in err
 
 
 def test_unknown_names_list_known(fake_modules):

@@ -145,7 +145,7 @@ def train(tutorial, tmp_path, epochs, stop_after=None, resume=False):
 def test_resume_after_interrupt_continues_exactly(tutorial, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         train(tutorial, tmp_path / "a", epochs=3, stop_after=2)
-    ck = checkpoint.load(tmp_path / "a" / "ck" / "last.pt")
+    ck = checkpoint.read(tmp_path / "a" / "ck" / "last.pt")
     assert ck["epoch"] == 1 and not ck["done"]
     resumed = train(tutorial, tmp_path / "a", epochs=3, resume=True)
     straight = train(tutorial, tmp_path / "b", epochs=3)
@@ -159,14 +159,14 @@ def test_corrupt_and_unsafe_checkpoints(tutorial, tmp_path):
     cut = tmp_path / "cut.pt"
     cut.write_bytes(good.read_bytes()[:200])
     with pytest.raises(checkpoint.CheckpointError, match="corrupt or truncated"):
-        checkpoint.load(cut)
+        checkpoint.read(cut)
     evil = tmp_path / "evil.pt"
     torch.save({"format": checkpoint.FORMAT, "x": Payload()}, evil)
     with pytest.raises(checkpoint.CheckpointError, match="refused"):
-        checkpoint.load(evil)
+        checkpoint.read(evil)
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(checkpoint.CheckpointError, match="not an unfold checkpoint"):
-        checkpoint.load(other)
+        checkpoint.read(other)
     with pytest.raises(checkpoint.CheckpointError, match="does not exist"):
-        checkpoint.load(tmp_path / "missing.pt")
+        checkpoint.read(tmp_path / "missing.pt")

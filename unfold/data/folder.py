@@ -31,6 +31,7 @@ import soundfile as sf
 import torch
 
 from unfold.data.clips import SpeechClips, make_clips, n_samples
+from unfold.errors import InputDataError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 
@@ -97,7 +98,7 @@ def folder_corpus(
     """Clips of ``split`` from the audio folder ``root`` (see module doc)."""
     folder = Path(root).expanduser()
     if not folder.is_dir():
-        raise ValueError(f"data folder {folder} does not exist")
+        raise InputDataError(f"data folder {folder} does not exist")
     if short not in ("pad", "skip"):
         raise ValueError(f"short must be 'pad' or 'skip', got {short!r}")
     n_samples(seconds, sample_rate)  # validates
@@ -111,7 +112,7 @@ def folder_corpus(
         if read is not None and (short == "pad" or len(read[0]) >= seconds * read[1]):
             chosen.append((path, *read))
     if not chosen or (n is not None and len(chosen) < n):
-        raise ValueError(
+        raise InputDataError(
             f"{layout} folder {folder} has {len(chosen)} usable {split} files, "
             f"{'need ' + str(n) if n else 'need at least one'}"
         )

@@ -16,6 +16,7 @@ from typing import cast
 import torch
 from torch.utils.data import Dataset
 
+from unfold.errors import ConfigError
 from unfold.results import RunContext
 from unfold.signal.stft import STFT
 from unfold.task import Method, Task
@@ -89,7 +90,7 @@ class PhaseRetrievalTask(Task[UADMM]):
         if model.tying.kind != "tied" or scale == 1.0:
             return None
         if cfg.train.optimizer != "adam":
-            raise ValueError("model.tied_lr_scale != 1 needs train.optimizer=adam")
+            raise ConfigError("model.tied_lr_scale != 1 needs train.optimizer=adam")
         params = [p for p in model.parameters() if p.requires_grad]
         return torch.optim.Adam(params, lr=cfg.train.lr * scale,
                                 weight_decay=cfg.train.weight_decay)

@@ -6,10 +6,13 @@ dequantize: IN.wav (already quantised at --bits on (−1, 1), as ``quantize`` wr
             the K of ``--model CKPT`` (a cp-dequant checkpoint) → OUT.wav.
 sweep:      the paper's L_train × backprop experiment (Figs. 3, 4) into ``--out DIR``.
 
-Refusals (exit 2, one line): OUT exists without --force, bits outside 1..16, silent audio
-(all samples 0), clipped input for ``quantize`` (≥ 1 % of samples at the peak: re-record or lower
-the gain), an input to ``dequantize`` that is not on the --bits grid, a checkpoint from another
-plugin or whose K does not match its frame length.
+Refusals (exit 2, one line): OUT exists without --force, or cannot be written (a folder, a
+missing or read-only folder, a name too long; checked before any computation), bits outside
+1..16, ``--frame`` < 2, ``--iterations`` < 0, input that is not audio, empty, silent (all samples
+0) or holds NaN / inf, clipped input for ``quantize`` (≥ 1 % of samples at the peak: re-record or
+lower the gain), an input to ``dequantize`` that is not on the --bits grid, a checkpoint from
+another plugin or whose frame length is not ``--frame``. Results are checked finite before they
+are written. ``dequantize`` shows a progress bar (frames) when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from pathlib import Path
 
 import torch
 
+from unfold import argtypes
+from unfold.errors import ConfigError, InputDataError
 from unfold.plugin import Command
 
 RATE = 16000
 CLIP_FRACTION = 0.01
+CHUNK = 256  # frames per dequantize step of the progress bar (frames are independent problems)
 
 
 def _bits(text: str) -> int:
@@ -42,40 +48,35 @@ def _io_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
 
 
-def _load(path: Path) -> tuple[torch.Tensor, int]:
-    """Mono float32 audio at its own rate; refuses silent files."""
-    import soundfile as sf
+def _load(path: Path, output: Path, force: bool) -> tuple[torch.Tensor, int]:
+    """Mono float32 audio at its own rate, once ``output`` is known to be writable; refuses
+    missing, unreadable, empty, non-finite and silent files."""
+    from unfold.data.io import check_output, load_audio
 
-    from unfold.data import load_audio
-
-    if not path.is_file():
-        raise ValueError(f"audio file {path} does not exist")
-    rate = sf.info(str(path)).samplerate
-    x, _, notes = load_audio(path, rate)
+    check_output(output, force)
+    x, rate, notes = load_audio(path, None)
     for note in notes:
         print(f"note: {path.name}: {note}", file=sys.stderr)
-    if x.numel() == 0 or float(x.abs().max()) == 0.0:
-        raise ValueError(f"{path} is silent (every sample is 0): nothing to quantise or recover")
+    if float(x.abs().max()) == 0.0:
+        raise InputDataError(f"{path} is silent (every sample is 0): nothing to quantise or recover")
     return x, rate
 
 
 def _save(path: Path, x: torch.Tensor, rate: int, force: bool) -> None:
     from unfold.data import save_audio
 
-    if path.exists() and not force:
-        raise ValueError(f"{path} exists; pass --force to overwrite it")
     save_audio(path, x, rate, overwrite=force, subtype="FLOAT" if path.suffix == ".wav" else None)
 
 
 def run_quantize(args: argparse.Namespace) -> int:
     from unfold.signal.quantize import normalize_peak, quantize
 
-    x, rate = _load(args.input)
+    x, rate = _load(args.input, args.output, args.force)
     peak = x.abs().max()
     clipped = float((x.abs() >= peak * (1 - 1e-4)).float().mean())
     if clipped >= CLIP_FRACTION:
-        raise ValueError(f"{args.input} looks clipped ({100 * clipped:.1f}% of samples at the peak "
-                         f"{float(peak):.3g}); dequantization assumes unclipped audio")
+        raise InputDataError(f"{args.input} looks clipped ({100 * clipped:.1f}% of samples at the "
+                             f"peak {float(peak):.3g}); dequantization assumes unclipped audio")
     xq, eta = quantize(normalize_peak(x), args.bits)
     _save(args.output, xq, rate, args.force)
     print(f"wrote {args.output}: {args.bits} bits, eta = {eta:.6g}, {x.numel()} samples at {rate} Hz")
@@ -90,46 +91,46 @@ def _operator(ckpt: Path | None, n: int) -> tuple[torch.Tensor, str]:
         return dct_matrix(n), "DCT"
     from unfold import checkpoint
 
-    ck = checkpoint.load(ckpt)
-    if ck["plugin"] != "cp-dequant":
-        raise ValueError(f"checkpoint {ckpt} is from plugin {ck['plugin']!r}, not cp-dequant")
-    K = ck["model"].get("raw.K")
-    if K is None or K.dim() != 3:
-        raise ValueError(f"checkpoint {ckpt} holds no K of shape (layers, k, n)")
-    frame = ck["config"]["data"]["frame"]
-    if K.shape[-1] != frame or K.shape[-1] != n:
-        raise ValueError(f"checkpoint {ckpt}: K has shape {tuple(K.shape[1:])}, expected (k, {n}) "
-                         f"for frames of n = {n} (its config says frame {frame}; pass --frame)")
-    return K[-1].float(), f"learned K from {ckpt.name} ({ck['tying']}, last layer)"
+    model = checkpoint.load(ckpt, plugin="cp-dequant")
+    info = checkpoint.info(model)
+    K = model.value("K")[-1]  # (k, n) of the last layer
+    if K.shape[-1] != n:
+        raise ConfigError(f"checkpoint {ckpt} works on frames of n = {K.shape[-1]} samples, not "
+                          f"--frame {n}; pass --frame {K.shape[-1]}")
+    return K.float(), f"learned K from {ckpt.name} ({info.tying}, last layer)"
 
 
 def run_dequantize(args: argparse.Namespace) -> int:
+    from unfold.data.io import progress_bar
     from unfold_plugins.cp_dequant.cp import cp_solve
     from unfold_plugins.cp_dequant.unroller import ChambollePock, CPProblem
 
-    x, rate = _load(args.input)
+    x, rate = _load(args.input, args.output, args.force)
     eta = 2.0 / 2**args.bits
     off_grid = ((x + 1) / eta - 0.5 - torch.round((x + 1) / eta - 0.5)).abs().max()
-    if float(off_grid) > 1e-3 or float(x.abs().max()) >= 1:
-        raise ValueError(f"{args.input} is not {args.bits}-bit midpoint-quantised audio on (-1, 1) "
-                         "(values off the grid); make inputs with `unfold cp-dequant quantize` "
-                         "or pass the right --bits")
+    if not float(off_grid) <= 1e-3 or not float(x.abs().max()) < 1:  # NaN fails both
+        raise InputDataError(f"{args.input} is not {args.bits}-bit midpoint-quantised audio on "
+                             "(-1, 1) (values off the grid); make inputs with `unfold cp-dequant "
+                             "quantize` or pass the right --bits")
     n = args.frame
+    K, what = _operator(args.model, n)
     pad = -x.numel() % n
+    xp = torch.cat([x, torch.full((pad,), eta / 2 if pad else 0.0)]).reshape(-1, n)
+    model = (ChambollePock(args.iterations, n=n, k=K.shape[0], K_init=K, trainable=False)
+             if args.iterations > 0 else None)
+    parts = []
+    with torch.no_grad(), progress_bar(xp.shape[0], "frames") as bar:
+        for chunk in xp.split(CHUNK):  # each frame is its own problem: chunks change nothing
+            problem = CPProblem(chunk, torch.full((chunk.shape[0], 1), eta / 2))
+            parts.append(model(problem) if model is not None
+                         else cp_solve(problem.x, K, problem.h, tol=1e-4)[0])
+            bar.update(chunk.shape[0])
+    y = torch.cat(parts)
+    _save(args.output, y.reshape(-1)[: x.numel()], rate, args.force)
     if pad:
         print(f"note: {x.numel()} samples is not a multiple of the frame length {n}: padded "
               f"{pad} samples (quantised zeros) at the end, removed again in the output",
               file=sys.stderr)
-    xp = torch.cat([x, torch.full((pad,), eta / 2 if pad else 0.0)]).reshape(-1, n)
-    K, what = _operator(args.model, n)
-    problem = CPProblem(xp, torch.full((xp.shape[0], 1), eta / 2))
-    with torch.no_grad():
-        if args.iterations > 0:
-            model = ChambollePock(args.iterations, n=n, k=K.shape[0], K_init=K, trainable=False)
-            y = model(problem)
-        else:
-            y = cp_solve(problem.x, K, problem.h, tol=1e-4)[0]
-    _save(args.output, y.reshape(-1)[: x.numel()], rate, args.force)
     print(f"wrote {args.output}: {what}, "
           f"{args.iterations or 'optimality'} iterations, {xp.shape[0]} frames of {n}")
     return 0
@@ -145,8 +146,9 @@ def _dequantize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bits", type=_bits, default=4, help="bits of the input's quantiser (4)")
     p.add_argument("--model", type=Path, default=None, metavar="CKPT",
                    help="a cp-dequant checkpoint (best.pt); default: the DCT K")
-    p.add_argument("--frame", type=int, default=320, help="frame length n (320)")
-    p.add_argument("--iterations", type=int, default=1000,
+    p.add_argument("--frame", type=argtypes.int_range(2, None, "a frame length"), default=320,
+                   help="frame length n, >= 2 (320)")
+    p.add_argument("--iterations", type=argtypes.non_negative, default=1000,
                    help="CP iterations; 0 = solve to optimality (relative gap 1e-4)")
 
 
@@ -166,7 +168,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
     recipe = next((r for r in RECIPES if r.name == args.recipe), None)
     if recipe is None:
-        raise ValueError(f"unknown recipe {args.recipe!r}; allowed: {[r.name for r in RECIPES]}")
+        raise ConfigError(f"unknown recipe {args.recipe!r}; allowed: {[r.name for r in RECIPES]}")
     cfg = recipe.resolve(args.quick, args.overrides)
     out = prepare_run_dir(args.out, "cp-dequant-sweep", resume=False)
     from unfold import recipe as recipes

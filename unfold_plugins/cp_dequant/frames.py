@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
+from unfold.errors import InputDataError
 from unfold.signal.quantize import normalize_peak
 
 
@@ -59,8 +60,8 @@ def speech_frames(signals: torch.Tensor, n: int, min_rms_db: float, max_frames: 
     """Non-silent frames of ``signals``, at most ``max_frames`` (a seeded random subset; 0 = all)."""
     frames = nonsilent(frame_signals(signals, n), min_rms_db)
     if frames.shape[0] == 0:
-        raise ValueError(f"no frame of the corpus reaches {min_rms_db} dB RMS; lower "
-                         "data.min_rms_db or check the audio")
+        raise InputDataError(f"no frame of the corpus reaches {min_rms_db} dB RMS; lower "
+                             "data.min_rms_db or check the audio")
     if max_frames and frames.shape[0] > max_frames:
         idx = torch.randperm(frames.shape[0], generator=torch.Generator().manual_seed(seed))
         frames = frames[idx[:max_frames].sort().values]

@@ -18,16 +18,15 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from unfold.data import load_audio, save_audio
+    from unfold.data.io import check_output, load_audio, resample, save_audio
     from unfold_plugins.deep_nmf.enhance import default_enhancer, from_checkpoint
 
-    out = Path(args.output)
-    if out.exists() and not args.force:
-        raise ValueError(f"{out} exists; pass --force to overwrite it")
-    if not out.parent.is_dir():
-        raise ValueError(f"output folder {out.parent} does not exist")
+    out = check_output(Path(args.output), args.force)
+    x, rate, notes = load_audio(args.noisy, None)  # refused before any model is built
     enhancer = from_checkpoint(args.model) if args.model else default_enhancer()
-    x, rate, notes = load_audio(args.noisy, enhancer.sample_rate)
+    if rate != enhancer.sample_rate:
+        notes.append(f"{rate} Hz -> {enhancer.sample_rate} Hz")
+        x = resample(x, rate, enhancer.sample_rate)
     y = enhancer(x)
     peak = float(y.abs().max())
     if peak > 1:

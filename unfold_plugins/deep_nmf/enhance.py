@@ -6,7 +6,7 @@ Input handling, documented in docs/plugins/deep-nmf.md:
 - magnitudes are ≥ 0 by construction (|STFT|; ``NMFProblem`` clamps negatives to 0) and every
   division is floored at 1e-12, so silence or digital zeros give zeros, never NaN;
 - a recording shorter than the context window (T frames: (T − 1) hops + one window, 105 ms
-  for T = 9 at 25 ms / 10 ms) is refused with a ValueError;
+  for T = 9 at 25 ms / 10 ms) is refused with an InputDataError (a ValueError);
 - the output is scaled down only if its peak would exceed 1 (and that is reported).
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from unfold.errors import InputDataError
 from unfold_plugins.deep_nmf.deep_nmf import DeepNMF, NMFProblem
 from unfold_plugins.deep_nmf.task import make_stft
 
@@ -39,12 +39,12 @@ class Enhancer:
         if x.dim() != 1:
             raise ValueError(f"the mixture must be mono (samples,), got shape {tuple(x.shape)}")
         if x.shape[0] < self.min_seconds * self.sample_rate:
-            raise ValueError(
+            raise InputDataError(
                 f"the mixture is {1000 * x.shape[0] / self.sample_rate:.0f} ms long; deep NMF "
                 f"needs at least the context window of {self.model.context} frames "
                 f"({1000 * self.min_seconds:.0f} ms)")
         if not bool(torch.isfinite(x).all()):
-            raise ValueError("the mixture contains NaN or infinite samples")
+            raise InputDataError("the mixture contains NaN or infinite samples")
         stft = make_stft(self.sample_rate, self.window_ms, self.hop_ms)
         spec = stft(x[None].float())
         p = NMFProblem.from_magnitudes(spec.abs(), self.model.context)
@@ -56,14 +56,11 @@ class Enhancer:
 def from_checkpoint(path: str | Path) -> Enhancer:
     """A trained deep NMF from a run's checkpoint (``checkpoints/<tying>/best.pt``)."""
     from unfold import checkpoint
-    from unfold.recipe import from_dict
-    from unfold_plugins.deep_nmf.recipes import deep_nmf
 
-    ck = checkpoint.load(path)
-    if ck.get("plugin") != "deep-nmf":
-        raise ValueError(f"{path} is a checkpoint of plugin {ck.get('plugin')!r}, not deep-nmf")
-    cfg = from_dict(deep_nmf, ck["config"])
-    return _build(cfg, ck["model"]["w_bar"], ck["tying"], ck["model"])
+    model = checkpoint.load(path, plugin="deep-nmf")
+    m = checkpoint.info(model).config
+    assert isinstance(model, DeepNMF)
+    return Enhancer(model, m.data.sample_rate, m.model.window_ms, m.model.hop_ms)
 
 
 def default_enhancer() -> Enhancer:
@@ -73,13 +70,8 @@ def default_enhancer() -> Enhancer:
     from unfold_plugins.deep_nmf.task import DeepNMFTask
 
     cfg = deep_nmf.resolve(quick=True)
-    return _build(cfg, DeepNMFTask().bases(cfg), "tied", None)
-
-
-def _build(cfg: Any, w_bar: torch.Tensor, tying: str, state: dict | None) -> Enhancer:
     m = cfg.model
     n_freq = make_stft(cfg.data.sample_rate, m.window_ms, m.hop_ms).n_fft // 2
-    model = DeepNMF(m.layers, w_bar, n_speech=m.rank, n_freq=n_freq, mu=m.mu, tying=tying)
-    if state is not None:
-        model.load_state_dict(state)
+    model = DeepNMF(m.layers, DeepNMFTask().bases(cfg), n_speech=m.rank, n_freq=n_freq, mu=m.mu,
+                    tying="tied")
     return Enhancer(model.eval(), cfg.data.sample_rate, m.window_ms, m.hop_ms)

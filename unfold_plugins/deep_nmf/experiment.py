@@ -79,10 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"K={k} C={c} {update}: valid loss {hist['valid'][0]:.4f} -> "
                     f"{min(hist['valid']):.4f}")
                 models.append((f"deep NMF ({update})", f"partial:{c}", model, update))
-                checkpoint.save_atomic({
-                    "format": checkpoint.FORMAT, "model": model.state_dict(),
-                    "config": to_dict(cfg), "plugin": "deep-nmf", "recipe": "deep-nmf-paper",
-                    "tying": f"partial:{c}", "update": update, "history": hist},
+                checkpoint.save_atomic(checkpoint.build(
+                    model, plugin="deep-nmf", recipe="deep-nmf-paper", tying=f"partial:{c}",
+                    config=to_dict(cfg), update=update, history=hist),
                     out / f"K{k}-C{c}-{update}.pt")
         for name, tying, model, update in models:
             values: dict[str, list[float]] = {}

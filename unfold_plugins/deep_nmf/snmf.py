@@ -42,6 +42,8 @@ from dataclasses import dataclass
 
 import torch
 
+from unfold.errors import InputDataError
+
 Tensor = torch.Tensor
 EPS = 1e-12
 
@@ -159,8 +161,8 @@ def exemplar_init(v: Tensor, rank: int, generator: torch.Generator | None = None
     energy = v.sum(0)
     candidates = torch.nonzero((energy >= energy.median()) & (energy > 0)).flatten()
     if candidates.numel() < rank:
-        raise ValueError(f"need at least {rank} non-silent frames for exemplar init, got "
-                         f"{candidates.numel()}; give more training data or lower the rank")
+        raise InputDataError(f"need at least {rank} non-silent frames for exemplar init, got "
+                             f"{candidates.numel()}; give more training data or lower the rank")
     pick = candidates[torch.randperm(candidates.numel(), generator=generator)[:rank]]
     w = normalize_columns(v[:, pick])
     return normalize_columns(w + floor * w.max())

@@ -8,10 +8,12 @@ BSS Eval SDR (mir_eval), SI-SDR, STOI, and the input SNR (to tabulate per SNR).
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 from torch.utils.data import Dataset
@@ -85,19 +87,44 @@ class DeepNMFTask(Task[DeepNMF | MaskDNN]):
         return p, Target(stft(clean).abs(), clean, snr)
 
     # -- model ---------------------------------------------------------------------------------
-    def bases(self, cfg: Any) -> torch.Tensor:
-        """SNMF bases [speech | noise] ``(T F, 2 R^l)`` from the training split (cached)."""
+    def _bases_key(self, cfg: Any) -> str:
         d, m = cfg.data, cfg.model
         train_data = {k: v for k, v in vars(d).items()
                       if k not in ("n_valid", "n_test", "test_noises")}  # bases see train only
-        key = cache_key(data=train_data, rank=m.rank, context=m.context, mu=m.mu, it=m.snmf_iter,
-                        frames=m.snmf_frames, win=m.window_ms, hop=m.hop_ms, version=1)
+        return cache_key(data=train_data, rank=m.rank, context=m.context, mu=m.mu, it=m.snmf_iter,
+                         frames=m.snmf_frames, win=m.window_ms, hop=m.hop_ms, version=1)
+
+    def _bases_shape(self, cfg: Any) -> tuple[int, int]:
+        m = cfg.model
+        n_freq = make_stft(cfg.data.sample_rate, m.window_ms, m.hop_ms).n_fft // 2
+        return m.context * n_freq, 2 * m.rank
+
+    def _usable_bases(self, w: object, cfg: Any) -> TypeGuard[torch.Tensor]:
+        return (isinstance(w, torch.Tensor) and w.is_floating_point()
+                and tuple(w.shape) == self._bases_shape(cfg)
+                and bool(torch.isfinite(w).all()) and bool((w >= 0).all()))
+
+    def bases(self, cfg: Any) -> torch.Tensor:
+        """SNMF bases [speech | noise] ``(T F, 2 R^l)`` from the training split (cached).
+
+        The disk cache is read with ``weights_only=True``; a cache file that cannot be read or
+        holds no usable bases (wrong shape, NaN, negative) is learned again and replaced."""
+        d, m = cfg.data, cfg.model
+        key = self._bases_key(cfg)
         if key in self._bases:
             return self._bases[key]
         path = cache_dir() / f"bases-{key}.pt"
         if path.is_file():
-            self._bases[key] = torch.load(path)["w"]
-            return self._bases[key]
+            try:
+                saved = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception:  # corrupt, truncated or unsafe: learned again below
+                saved = None
+            w_saved = saved.get("w") if isinstance(saved, dict) else None
+            if self._usable_bases(w_saved, cfg):
+                self._bases[key] = w_saved
+                return w_saved
+            print(f"note: the deep-nmf bases cache {path} is unusable; learning the bases again",
+                  file=sys.stderr)
         train = self.datasets(cfg)["train"]
         batch = self.collate([train[i] for i in range(len(train))])
         stft = make_stft(d.sample_rate, m.window_ms, m.hop_ms)
@@ -107,11 +134,20 @@ class DeepNMFTask(Task[DeepNMF | MaskDNN]):
         wn, _ = learn_bases(n_mag, m.rank, m.context, m.mu, m.snmf_iter, m.snmf_frames, d.seed + 1)
         w = torch.cat([ws, wn], dim=1)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{id(w)}")
-        torch.save({"w": w, "rank": m.rank}, tmp)
-        tmp.replace(path)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        try:
+            torch.save({"w": w, "rank": m.rank}, tmp)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         self._bases[key] = w
         return w
+
+    def prepare_from_state(self, cfg: Any, tying: str, state: Mapping[str, torch.Tensor]) -> None:
+        """Take the bases from a checkpoint's ``w_bar`` (``unfold.load``): no data, no SNMF."""
+        w = state.get("w_bar")
+        if self._usable_bases(w, cfg):
+            self._bases[self._bases_key(cfg)] = w
 
     def build_model(self, cfg: Any, tying: str) -> DeepNMF | MaskDNN:
         """Deep NMF with the last C layers untied (tying "partial:C"), or with ``dnn.topology``

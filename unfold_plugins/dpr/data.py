@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unfold.errors import ConfigError, InputDataError
+
 DATASETS = ("digits", "mnist")
 SHAPES = {"digits": (8, 8), "mnist": (28, 28)}
 _DIGITS_SPLIT = (1437, 160, 200)
@@ -32,22 +34,22 @@ def load_images(dataset: str = "digits", root: str | None = None) -> dict[str, t
         return _digits()
     if dataset == "mnist":
         if root is None:
-            raise ValueError("data.dataset=mnist needs data.root: a folder with the MNIST IDX files "
-                             "train-images-idx3-ubyte[.gz] and t10k-images-idx3-ubyte[.gz]")
+            raise ConfigError("data.dataset=mnist needs data.root: a folder with the MNIST IDX files "
+                              "train-images-idx3-ubyte[.gz] and t10k-images-idx3-ubyte[.gz]")
         train = read_idx_images(_find(Path(root), "train-images-idx3-ubyte"))
         test = read_idx_images(_find(Path(root), "t10k-images-idx3-ubyte"))
         if len(train) <= _MNIST_VALID:
-            raise ValueError(f"MNIST train file has {len(train)} images; need more than {_MNIST_VALID}")
+            raise InputDataError(f"MNIST train file has {len(train)} images; need more than {_MNIST_VALID}")
         return {"train": train[:-_MNIST_VALID], "valid": train[-_MNIST_VALID:], "test": test}
-    raise ValueError(f"unknown data.dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
+    raise ConfigError(f"unknown data.dataset {dataset!r}; allowed: {', '.join(DATASETS)}")
 
 
 def _digits() -> dict[str, torch.Tensor]:
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:  # scikit-learn is where the digits ship
-        raise ValueError("data.dataset=digits needs scikit-learn (pip install scikit-learn), "
-                         "or use data.dataset=mnist with data.root") from e
+        raise ConfigError("data.dataset=digits needs scikit-learn (pip install scikit-learn), "
+                          "or use data.dataset=mnist with data.root") from e
     x = torch.from_numpy(load_digits().data.astype(np.float32) / 16.0)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     a, b, _ = _DIGITS_SPLIT
@@ -58,7 +60,7 @@ def _find(root: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz", stem.replace("-idx3", ".idx3")):
         if (root / name).is_file():
             return root / name
-    raise ValueError(f"MNIST file {stem}[.gz] not found in data.root={str(root)!r}")
+    raise InputDataError(f"MNIST file {stem}[.gz] not found in data.root={str(root)!r}")
 
 
 def read_idx_images(path: str | Path) -> torch.Tensor:
@@ -68,12 +70,12 @@ def read_idx_images(path: str | Path) -> torch.Tensor:
     with opener(path, "rb") as fh:
         raw = fh.read()
     if len(raw) < 16:
-        raise ValueError(f"{path}: too short for an IDX image file ({len(raw)} bytes)")
+        raise InputDataError(f"{path}: too short for an IDX image file ({len(raw)} bytes)")
     magic, count, rows, cols = struct.unpack(">IIII", raw[:16])
     if magic != 2051:
-        raise ValueError(f"{path}: not an IDX3 unsigned-byte image file (magic {magic}, expected 2051)")
+        raise InputDataError(f"{path}: not an IDX3 unsigned-byte image file (magic {magic}, expected 2051)")
     if len(raw) != 16 + count * rows * cols:
-        raise ValueError(f"{path}: header says {count}×{rows}×{cols} pixels but the file holds "
-                         f"{len(raw) - 16} bytes")
+        raise InputDataError(f"{path}: header says {count}×{rows}×{cols} pixels but the file holds "
+                             f"{len(raw) - 16} bytes")
     pixels = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(count, rows * cols)
     return torch.from_numpy(pixels.astype(np.float32) / 255.0)

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from unfold.errors import ConfigError
 from unfold.evaluate import evaluate
 from unfold.results import RunContext
 from unfold.task import Method, Task
@@ -94,7 +95,7 @@ class DPRTask(Task[DPR | DPRAdam]):
             images = load_images(cfg.data.dataset, cfg.data.root)
             k, hidden, epochs = generator_settings(cfg)
             if k > images["train"].shape[1]:
-                raise ValueError(f"generator.latent k={k} exceeds n={images['train'].shape[1]}")
+                raise ConfigError(f"generator.latent k={k} exceeds n={images['train'].shape[1]}")
             self._G = cached_generator(images["train"], cfg.data.dataset, k, hidden,
                                        cfg.generator.activation, epochs, cfg.generator.lr,
                                        cfg.generator.batch_size, cfg.generator.seed)
@@ -121,8 +122,8 @@ class DPRTask(Task[DPR | DPRAdam]):
         else:
             pool = images[name]
             if count > len(pool):
-                raise ValueError(f"data.n_{name}={count} exceeds the {len(pool)} held-out "
-                                 f"{name} images of {d.dataset}")
+                raise ConfigError(f"data.n_{name}={count} exceeds the {len(pool)} held-out "
+                                  f"{name} images of {d.dataset}")
             signals = pool[:count]
         if ms is None:
             ms = (d.m,) if name == "test" or not d.m_train else d.m_train

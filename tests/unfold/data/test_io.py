@@ -2,8 +2,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from unfold.data.io import load_audio, save_audio
+from unfold.errors import InputDataError
 
 
 def test_load_stereo_and_resample(tmp_path):
@@ -41,3 +45,58 @@ def test_errors(tmp_path):
         save_audio(tmp_path / "s.wav", torch.zeros(2, 10), 16000)
     with pytest.raises(ValueError, match="format"):
         save_audio(tmp_path / "s.xyz", torch.zeros(10), 16000)
+
+
+# -- properties: any bytes, any array --------------------------------------------------------------
+FAST = settings(max_examples=60, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FAST
+@given(data=st.binary(max_size=2048),
+       header=st.sampled_from([b"", b"RIFF", b"RIFF\x24\x00\x00\x00WAVEfmt "]))
+def test_load_audio_of_random_bytes_is_audio_or_one_input_data_error(tmp_path, data, header):
+    path = tmp_path / "random.wav"
+    path.write_bytes(header + data)
+    try:
+        x, rate, _ = load_audio(path, 16000)
+    except InputDataError as e:
+        assert "\n" not in str(e) and str(path) in str(e)
+        return
+    assert x.dim() == 1 and x.numel() > 0 and bool(torch.isfinite(x).all()) and rate > 0
+
+
+@FAST
+@given(a=hnp.arrays(np.float32, st.tuples(st.integers(0, 300), st.integers(1, 3)),
+                    elements=st.floats(-2, 2, width=32) | st.sampled_from([np.nan, np.inf, -np.inf])))
+def test_load_audio_of_random_arrays_is_finite_mono_or_refused(tmp_path, a):
+    path = tmp_path / "a.wav"
+    sf.write(str(path), a, 8000, subtype="FLOAT")
+    try:
+        x, rate, notes = load_audio(path, None)
+    except InputDataError as e:
+        assert a.shape[0] == 0 or not np.isfinite(a).all()
+        assert ("no samples" in str(e)) if a.shape[0] == 0 else ("NaN or inf" in str(e))
+        return
+    assert np.isfinite(a).all() and rate == 8000
+    np.testing.assert_allclose(x.numpy(), a.mean(axis=1), rtol=1e-6, atol=1e-6)
+    assert (a.shape[1] > 1) == any("channels" in n for n in notes)
+
+
+@pytest.mark.parametrize("tty", [False, True])
+def test_progress_bar_only_on_a_terminal(monkeypatch, tty):
+    import io
+    import sys
+
+    from unfold.data.io import progress_bar
+
+    class Err(io.StringIO):
+        def isatty(self):
+            return tty
+
+    monkeypatch.setattr(sys, "stderr", Err())
+    with progress_bar(3, "frames") as bar:
+        bar.update(3)
+        shown = not bar.disable
+    assert shown is tty
+    assert ("frames" in sys.stderr.getvalue()) is tty

@@ -23,9 +23,9 @@ def test_config_rejects_bad_values_naming_the_key():
         _cfg(overrides=["eval.baselines=GLA,PGHI"])
     with pytest.raises(ConfigError, match="slope_init"):
         _cfg(overrides=["model.slope_init=0"])
-    with pytest.raises(ConfigError, match="model.backprop: unknown backprop 'neumann'; allowed"):
-        _cfg(overrides=["model.backprop=neumann"])
-    assert _cfg(overrides=["model.backprop=implicit:20"]).model.backprop == "implicit:20"
+    with pytest.raises(ConfigError, match="train.backprop: unknown backprop 'neumann'; allowed"):
+        _cfg(overrides=["train.backprop=neumann"])
+    assert _cfg(overrides=["train.backprop=implicit:20"]).train.backprop == "implicit:20"
 
 
 def test_paper_recipe_lists_the_papers_methods():

@@ -68,6 +68,22 @@ def test_bits_outside_range_are_refused(tmp_path, capsys, bits):
     assert e.value.code == 2 and "bits must be an integer in 1..16" in err(capsys)
 
 
+def cp_checkpoint(path, frame, plugin="cp-dequant"):
+    """A checkpoint of a 2-layer tied ChambollePock on frames of ``frame`` samples (DCT + noise)."""
+    from unfold.recipe import to_dict
+    from unfold_plugins.cp_dequant.recipes import RECIPES
+    from unfold_plugins.cp_dequant.task import DequantTask
+
+    cfg = RECIPES[0].resolve(overrides=[f"data.frame={frame}", "model.layers=2"])
+    model = DequantTask().build_model(cfg, "tied")
+    with torch.no_grad():
+        model.raw["K"].add_(0.01 * torch.randn(model.raw["K"].shape,
+                                               generator=torch.Generator().manual_seed(0)))
+    checkpoint.save_atomic(checkpoint.build(model, plugin=plugin, recipe="cp-dequant",
+                                            tying="tied", config=to_dict(cfg)), path)
+    return model
+
+
 def test_dequantize_refuses_unquantised_input_and_wrong_checkpoint(tmp_path, capsys):
     tone(tmp_path / "in.wav")
     assert main(["cp-dequant", "dequantize", str(tmp_path / "in.wav"), "-o",
@@ -75,19 +91,25 @@ def test_dequantize_refuses_unquantised_input_and_wrong_checkpoint(tmp_path, cap
     assert "not 4-bit midpoint-quantised" in err(capsys)
     main(["cp-dequant", "quantize", str(tmp_path / "in.wav"), "-o", str(tmp_path / "q.wav"),
           "--bits", "4"])
-    ck = {"format": checkpoint.FORMAT, "plugin": "cp-dequant", "recipe": "cp-dequant",
-          "tying": "tied", "config": {"data": {"frame": 64}},
-          "model": {"raw.K": dct_matrix(32)[None]}}
-    checkpoint.save_atomic(ck, tmp_path / "bad.pt")
+    cp_checkpoint(tmp_path / "bad.pt", 32)
     assert main(["cp-dequant", "dequantize", str(tmp_path / "q.wav"), "-o",
                  str(tmp_path / "y.wav"), "--frame", "64", "--model", str(tmp_path / "bad.pt")]) == 2
-    assert "K has shape (32, 32), expected (k, 64)" in err(capsys)
-    ck["model"]["raw.K"] = torch.stack([dct_matrix(64)] * 2)
-    checkpoint.save_atomic(ck, tmp_path / "good.pt")
+    assert "frames of n = 32 samples, not --frame 64" in err(capsys)
+    model = cp_checkpoint(tmp_path / "good.pt", 64)
     assert main(["cp-dequant", "dequantize", str(tmp_path / "q.wav"), "-o",
-                 str(tmp_path / "y.wav"), "--frame", "64", "--iterations", "0", "--model",
+                 str(tmp_path / "y.wav"), "--frame", "64", "--iterations", "3", "--model",
                  str(tmp_path / "good.pt")]) == 0
-    assert not (tmp_path / "y.wav.tmp").exists()
+    assert "learned K from good.pt (tied, last layer)" in capsys.readouterr().out
+    q, _ = sf.read(str(tmp_path / "q.wav"))
+    xf = torch.tensor(np.r_[q, np.full(24, 0.0625)], dtype=torch.float32).reshape(-1, 64)
+    from unfold_plugins.cp_dequant.unroller import ChambollePock, CPProblem
+
+    ref = ChambollePock(3, n=64, K_init=model.value("K")[-1], trainable=False)(
+        CPProblem(xf, torch.full((xf.shape[0], 1), 0.0625)))
+    np.testing.assert_allclose(sf.read(str(tmp_path / "y.wav"))[0],
+                               ref.reshape(-1)[:1000].numpy(), atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pt", "good.pt", "in.wav", "q.wav",
+                                                        "y.wav"]
 
 
 def test_docs_code_runs():

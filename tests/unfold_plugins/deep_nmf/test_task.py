@@ -7,7 +7,7 @@ import torch
 from unfold_plugins.deep_nmf.deep_nmf import DeepNMF, NMFProblem
 from unfold_plugins.deep_nmf.enhance import Enhancer
 from unfold_plugins.deep_nmf.report import per_snr_rows, table2, untied_layers
-from unfold_plugins.deep_nmf.task import make_stft
+from unfold_plugins.deep_nmf.task import DeepNMFTask, make_stft
 
 
 def test_stft_has_the_paper_geometry_at_16k():
@@ -92,3 +92,50 @@ def test_mbp_optimizer_hook_updates_on_the_stashed_training_batch():
         task.loss(model(p), target, p, cfg)
     assert opt.batch is None
     assert task.optimizer(DeepNMFConfig(), model) is None  # adam: the engine's optimiser
+
+
+@pytest.mark.parametrize("cache", ["garbage", "truncated", "unsafe", "wrong-shape", "nan", "valid"])
+def test_bases_cache_is_read_weights_only_and_relearned_when_unusable(tmp_path, monkeypatch,
+                                                                      capsys, cache):
+    import os
+
+    import unfold_plugins.deep_nmf.task as task_module
+    from unfold_plugins.deep_nmf.bases import cache_dir
+    from unfold_plugins.deep_nmf.recipes import deep_nmf
+
+    cfg = deep_nmf.resolve(overrides=["model.rank=2", "model.context=1"])
+    shape = (200, 4)  # T F x 2 R
+    learned = []
+
+    def fake_learn(mag, rank, *args):
+        learned.append(rank)
+        return torch.full((shape[0], rank), 0.5), None
+
+    items = [{"clean": torch.zeros(1600), "noisy": torch.zeros(1600), "snr": 0.0}] * 2
+    monkeypatch.setattr(task_module, "learn_bases", fake_learn)
+    monkeypatch.setattr(DeepNMFTask, "datasets", lambda self, cfg: {"train": items})
+    task = DeepNMFTask()
+    path = cache_dir() / f"bases-{task._bases_key(cfg)}.pt"
+    path.parent.mkdir(parents=True)
+    good = torch.full(shape, 0.25)
+    if cache == "garbage":
+        path.write_bytes(b"not a cache")
+    elif cache == "truncated":
+        torch.save({"w": good}, path)
+        path.write_bytes(path.read_bytes()[:100])
+    elif cache == "unsafe":
+        torch.save({"w": good, "hook": os.getcwd}, path)
+    elif cache == "wrong-shape":
+        torch.save({"w": torch.ones(3, 3)}, path)
+    elif cache == "nan":
+        torch.save({"w": torch.full(shape, float("nan"))}, path)
+    else:
+        torch.save({"w": good}, path)
+    w = task.bases(cfg)
+    if cache == "valid":
+        assert learned == [] and torch.equal(w, good)
+        return
+    assert learned == [2, 2] and w.shape == shape and torch.equal(w, torch.full(shape, 0.5))
+    assert "bases cache" in capsys.readouterr().err
+    assert torch.equal(torch.load(path, weights_only=True)["w"], w)  # replaced by the good one
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
