@@ -1,0 +1,102 @@
+"""``unfold run --sweep``: on the tutorial's plugin, registered as a third-party plugin would be."""
+
+import json
+
+import pytest
+from importlib_metadata import EntryPoint
+
+from unfold import cli
+from unfold.plugin import Registry
+from unfold.sweep import Axis, SweepError, method_keys, plan, run_sweep, split_values
+
+TINY = ["--set", "data.n_train=40", "--set", "data.n_valid=10", "--set", "data.n_test=10",
+        "--set", "model.n_layers=2", "--set", "train.epochs=1", "--set", "train.batch_size=20"]
+
+
+@pytest.fixture
+def registry(tutorial, monkeypatch):
+    reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins")])
+    monkeypatch.setattr(cli, "Registry", lambda: reg)
+    return reg
+
+
+def test_sweep_of_a_config_key_tying_and_seed_writes_points_json_table_and_figure(
+        registry, tmp_path, capsys):
+    out = tmp_path / "sw"
+    argv = ["run", "lista", "--out", str(out), "--device", "cpu", "--no-progress", *TINY,
+            "--sweep", "train.lr=0.01,0.001", "--sweep", "tying=tied,untied",
+            "--sweep", "seed=0,1"]
+    assert cli.main(argv) == 0
+    assert "sweep written to" in capsys.readouterr().out
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["axes"] == {"train.lr": [0.01, 0.001], "tying": ["tied", "untied"], "seed": [0, 1]}
+    assert sweep["primary_metric"] == "nmse_db" and len(sweep["points"]) == 8
+    first = sweep["points"][0]
+    assert first["label"] == "train.lr=0.01,tying=tied,seed=0"
+    assert first["values"] == {"train.lr": 0.01, "tying": "tied", "seed": 0}
+    for p in sweep["points"]:
+        run = out / p["dir"]
+        results = json.loads((run / "results.json").read_text())
+        assert p["methods"] == results["methods"]  # exactly as in the point's results.json
+        assert results["seed"] == p["values"]["seed"]
+        assert results["config"]["train"]["lr"] == p["values"]["train.lr"]
+        assert {r["tying"] for r in results["methods"] if r["trained"]} == {p["values"]["tying"]}
+    # seeds differ, so a seed-averaged cell has a non-zero spread; tied and untied rows differ
+    lista = [[r for r in p["methods"] if r["name"] == "LISTA" and r["iterations"] == 2][0]
+             ["metrics"]["nmse_db"]["mean"] for p in sweep["points"]]
+    assert lista[0] != lista[1] and lista[0] != lista[2]
+    table = (out / "sweep.md").read_text()
+    assert "| train.lr | tying | ISTA-2 |" in table and "± " in table
+    row = next(line for line in table.splitlines() if line.startswith("| 0.01 | tied |"))
+    mean = (lista[0] + lista[1]) / 2
+    assert f"{mean:.4g} ± " in row
+    assert (out / "sweep.png").stat().st_size > 1000
+
+
+def test_a_point_that_is_done_is_skipped_on_resume(registry, tmp_path, capsys):
+    out = tmp_path / "sw"
+    base = ["run", "lista", "--device", "cpu", "--no-progress"]
+    argv = [*base, "--out", str(out), *TINY, "--sweep", "model.n_layers=1,2", "--tying", "tied"]
+    assert cli.main(argv) == 0
+    done = out / "points" / "model.n_layers=1" / "results.json"
+    stamp = done.stat().st_mtime_ns
+    (out / "points" / "model.n_layers=2" / "results.json").unlink()
+    (out / "sweep.json").unlink()
+    assert cli.main([*base, "--out", str(out), "--resume"]) == 0
+    assert done.stat().st_mtime_ns == stamp
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert [p["values"]["model.n_layers"] for p in sweep["points"]] == [1, 2]
+    # LISTA at its trained depth is one family across the depth sweep
+    assert "LISTA tied-model.n_layers" in method_keys(sweep)[1]
+
+
+def test_bad_points_fail_in_one_line_before_anything_is_created(registry, tmp_path, capsys):
+    out = tmp_path / "sw"
+    for sweep, match in [("train.lr=0.01,-1", "train.lr must be > 0"),
+                         ("model.nope=1,2", "unknown config key"),
+                         ("tying=tied,sometimes", "tying"),
+                         ("seed=0,x", "seed expects integers"),
+                         ("train.lr", "expects key=v1,v2"),
+                         ("train.lr=1,1", "repeated")]:
+        assert cli.main(["run", "lista", "--out", str(out), "--sweep", sweep]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and match in err, err
+        assert not out.exists()
+
+
+def test_declared_axes_are_swept_and_a_sweep_axis_replaces_them(tutorial, tmp_path, monkeypatch):
+    monkeypatch.setattr(tutorial.lista, "sweep", {"model.n_layers": [1, 2], "tying": ["tied"]})
+    reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins")])
+    over = TINY[1::2]
+    out = run_sweep(reg, "lista", ["model.n_layers=3"], overrides=over, out=tmp_path / "a",
+                    device="cpu", progress=False)
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["axes"] == {"model.n_layers": [3], "tying": ["tied"]}
+    assert [p.label for p in plan(tutorial.lista, [Axis("model.n_layers", ("1", "2"))], False,
+                                  over, 0, None)] == ["model.n_layers=1", "model.n_layers=2"]
+
+
+def test_values_split_at_top_level_commas_only():
+    assert split_values('1,[2,3], "a,b" ,x') == ["1", "[2,3]", '"a,b"', "x"]
+    with pytest.raises(SweepError, match="needs at least one axis"):
+        plan(None, [], False, [], 0, None)  # type: ignore[arg-type]
