@@ -384,17 +384,21 @@ def sweep_figure(path: Path, sweep: Mapping[str, Any], metric: str) -> Path:
     plt = pyplot()
     fig, (ax, bx) = plt.subplots(2, 1, figsize=(7, 6.5), sharex=True,
                                  gridspec_kw={"height_ratios": [2, 1]})
-    colors: dict[str, str] = {}
+    styles: dict[str, tuple[str, str]] = {}  # method -> color, rest of the axes -> line style
+    rests: list[str] = []
     for panel, field in ((ax, "metric"), (bx, "train")):
         if x_key == "seed":  # seeds are the only axis: one point per seed, nothing averaged
             lines = _lines_by_seed(sweep, metric, field)
         else:
             lines = _lines(sweep, metric, field, x_key, pos)
-        for label, pts in sorted(lines.items()):
-            color = colors.setdefault(label, f"C{len(colors) % 10}")
+        for (method, rest), pts in lines.items():
+            if rest not in rests:
+                rests.append(rest)
+            color, _ = styles.setdefault(method, (f"C{len(styles) % 10}", ""))
             pts.sort(key=lambda t: t[0])
             panel.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts],
-                           fmt="-o", ms=3, capsize=2, color=color, label=label)
+                           fmt="o", ls=LINE_STYLES[rests.index(rest) % len(LINE_STYLES)], ms=3,
+                           capsize=2, color=color, label=method + (f" ({rest})" if rest else ""))
         panel.grid(alpha=0.3, which="both")
     if numeric and min(xs) > 0 and max(xs) / min(xs) >= 10:
         ax.set_xscale("log")
@@ -413,28 +417,40 @@ def sweep_figure(path: Path, sweep: Mapping[str, Any], metric: str) -> Path:
     return path
 
 
+LINE_STYLES = ("-", "--", ":", "-.")
+Line = list[tuple[float, float, float]]  # (x, mean, spread over seeds)
+
+
 def _lines(sweep: Mapping[str, Any], metric: str, field: str, x_key: str,
-           pos: Mapping[str, Any]) -> dict[str, list[tuple[float, float, float]]]:
-    """Line label -> (x, mean, spread): one line per method and value of the other non-seed
-    axes (a swept tying is already in the method's label, so it does not split lines)."""
+           pos: Mapping[str, Any]) -> dict[tuple[str, str], Line]:
+    """(method, values of the other non-seed axes) -> its points. A method whose points are the
+    same for every value of the other axes (a classical method in a backprop sweep) is one line;
+    a swept tying is already in the method's label, so it does not split lines."""
     groups, methods, cells = collect(sweep, metric, field)
-    lines: dict[str, list[tuple[float, float, float]]] = {}
+    lines: dict[tuple[str, str], Line] = {}
     for g in groups:
         x = pos[dict(g)[x_key]]
         rest = ",".join(f"{k}={json.loads(v)}" for k, v in g if k not in (x_key, "tying"))
         for m in methods:
             c = cells.get((g, m))
-            pts = lines.setdefault(m + (f" ({rest})" if rest else ""), [])
+            pts = lines.setdefault((m, rest), [])
             if c is not None and x not in {p[0] for p in pts}:
                 pts.append((x, c.mean, c.spread))
-    return {k: v for k, v in lines.items() if v}
+    out: dict[tuple[str, str], Line] = {}
+    for m in methods:
+        mine = {rest: sorted(pts) for (mm, rest), pts in lines.items() if mm == m and pts}
+        if len(mine) > 1 and all(pts == next(iter(mine.values())) for pts in mine.values()):
+            out[(m, "")] = next(iter(mine.values()))
+        else:
+            out.update({(m, rest): pts for rest, pts in mine.items()})
+    return out
 
 
 def _lines_by_seed(sweep: Mapping[str, Any], metric: str, field: str
-                   ) -> dict[str, list[tuple[float, float, float]]]:
+                   ) -> dict[tuple[str, str], Line]:
     groups, methods, cells = collect(sweep, metric, field)
     seeds = sweep["axes"]["seed"]
-    return {m: [(s, v, 0.0) for s, v in zip(seeds, cells[(groups[0], m)].values)]
+    return {(m, ""): [(s, v, 0.0) for s, v in zip(seeds, cells[(groups[0], m)].values)]
             for m in methods if (groups[0], m) in cells}
 
 
