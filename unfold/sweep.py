@@ -20,9 +20,12 @@ writes:
     The metric against the first non-seed axis, one line per method (and per value of the other
     non-seed axes), seeds averaged with the spread as error bars; below, training seconds.
 
-A method whose iterations equal the value of a swept integer axis at every point (the trained
-depth in a ``model.layers`` sweep) is one family across points, labelled with the axis name in
-place of its iterations, e.g. ``LISTA tied-model.n_layers``.
+Methods are matched across points by ``method_label`` (name, tying, iterations), with two
+rules: a method whose iterations equal the value of a swept integer axis at every point (the
+trained depth in a ``model.layers`` sweep) is one family across points, labelled with the axis
+name in place of its iterations (``LISTA tied-model.n_layers``); and a parameter the task chose
+per point and wrote at the end of the method's name (``SPARTA s=32``) is dropped from the key
+(``SPARTA-300``); the full names stay in ``sweep.json``.
 
 **Declared axes.** A recipe with ``Recipe.sweep`` set is a sweep recipe: ``unfold run`` of it
 always sweeps those axes; ``--sweep key=...`` replaces the declared axis of that key or adds one.
@@ -253,6 +256,14 @@ def axis_values(entries: Sequence[Mapping[str, Any]], axes: Sequence[Axis], i: i
 
 # -- tables and figures from sweep.json ------------------------------------------------------------
 
+PARAMETER = re.compile(r"( [A-Za-z_][A-Za-z0-9_]*=[-+.A-Za-z0-9_]+)+$")
+
+
+def base_name(name: str) -> str:
+    """A method's name without trailing ``key=value`` parameters: ``SPARTA s=32`` -> ``SPARTA``."""
+    return PARAMETER.sub("", name) or name
+
+
 def method_keys(sweep: Mapping[str, Any]) -> list[list[str]]:
     """For each point, the key of each of its methods: ``method_label``, with the iterations
     replaced by an integer axis's name where they follow that axis at every point."""
@@ -263,7 +274,7 @@ def method_keys(sweep: Mapping[str, Any]) -> list[list[str]]:
     points = sweep["points"]
 
     def family(r: Mapping[str, Any]) -> tuple[str, Any]:
-        return r["name"], r["tying"]
+        return base_name(r["name"]), r["tying"]
 
     follows: dict[tuple[str, Any], str] = {}
     for fam in {family(r) for p in points for r in p["methods"]}:
@@ -277,10 +288,9 @@ def method_keys(sweep: Mapping[str, Any]) -> list[list[str]]:
         row = []
         for r in p["methods"]:
             axis = follows.get(family(r))
-            if axis is not None and r["iterations"] == p["values"][axis]:
-                row.append(method_label({**r, "iterations": axis}))
-            else:
-                row.append(method_label(r))
+            iterations = axis if axis is not None and r["iterations"] == p["values"][axis] \
+                else r["iterations"]
+            row.append(method_label({**r, "name": base_name(r["name"]), "iterations": iterations}))
         keys.append(row)
     return keys
 
