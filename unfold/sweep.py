@@ -205,9 +205,13 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
               seed: int = 0, resume: bool = False, progress: bool = True,
               tyings: Sequence[str] | None = None) -> Path:
     """Run every point of the sweep of recipe ``name``; returns the sweep directory."""
+    from unfold import distributed
     from unfold.run import prepare_run_dir, run_recipe, write_json
 
     plugin, recipe = registry.recipe(name)
+    if distributed.requested():
+        raise SweepError("a sweep runs its points one after another in one process; "
+                         "start torchrun for each point's ordinary run instead")
     if resume:
         if items or overrides:
             raise SweepError("--resume continues a sweep with its saved axes; drop --sweep and --set")
@@ -216,6 +220,9 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
                              "--resume needs --out DIR naming the sweep to continue")
         run_dir = Path(out)
         saved = json.loads((run_dir / CONFIG_FILE).read_text())
+        if saved["recipe"] != name:
+            raise SweepError(f"cannot resume: {run_dir} is a sweep of recipe {saved['recipe']!r}, "
+                             f"not {name!r}")
         quick, overrides, seed = saved["quick"], saved["overrides"], saved["seed"]
         tyings = saved["tyings"]
         axes = [Axis(k, tuple(v)) for k, v in saved["axes"]]
@@ -229,6 +236,7 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
             "seed": seed, "tyings": list(tyings) if tyings else None,
             "axes": [[a.key, list(a.texts)] for a in axes]})
     entries = []
+    primary = None
     for p in points:
         point_dir = run_dir / "points" / p.label
         if not (point_dir / "results.json").is_file():
@@ -236,12 +244,13 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
             run_recipe(registry, name, quick, None if again else list(overrides) + list(p.overrides),
                        point_dir, device, p.seed, again, progress, p.tyings)
         results = json.loads((point_dir / "results.json").read_text())
+        primary = primary or results.get("primary_metric")
         entries.append({"label": p.label, "dir": f"points/{p.label}", "values": p.values,
-                        "methods": results["methods"], "primary_metric": results["primary_metric"]})
+                        "methods": results["methods"]})
     sweep = {"recipe": name, "plugin": plugin.name, "quick": quick,
-             "primary_metric": entries[0]["primary_metric"],
+             "primary_metric": primary or recipe.task().primary_metric,
              "axes": {a.key: axis_values(entries, axes, i) for i, a in enumerate(axes)},
-             "points": [{k: v for k, v in e.items() if k != "primary_metric"} for e in entries]}
+             "points": entries}
     write_json(run_dir / "sweep.json", sweep)
     write_outputs(run_dir, sweep)
     return run_dir

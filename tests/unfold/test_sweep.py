@@ -100,3 +100,26 @@ def test_values_split_at_top_level_commas_only():
     assert split_values('1,[2,3], "a,b" ,x') == ["1", "[2,3]", '"a,b"', "x"]
     with pytest.raises(SweepError, match="needs at least one axis"):
         plan(None, [], False, [], 0, None)  # type: ignore[arg-type]
+
+
+def _row(name, iterations, mean, trained=False, tying=None):
+    return {"name": name, "iterations": iterations, "tying": tying, "trained": trained,
+            "params": 0, "metrics": {"nmse_db": {"mean": mean, "median": mean, "q1": mean,
+                                                 "q3": mean, "n": 5}},
+            "seconds": {"train": 1.0 if trained else 0.0, "infer_per_item": 0.0}}
+
+
+def test_a_seed_only_sweep_reports_mean_and_spread_over_seeds(tmp_path):
+    from unfold.sweep import sweep_table, write_outputs
+
+    sweep = {"recipe": "r", "plugin": "p", "quick": True, "primary_metric": "nmse_db",
+             "axes": {"seed": [0, 1, 2]},
+             "points": [{"label": f"seed={s}", "dir": f"points/seed={s}", "values": {"seed": s},
+                         "methods": [_row("ISTA", 4, -3.0),
+                                     _row("LISTA s=2", 4, v, True, "tied")]}
+                        for s, v in zip((0, 1, 2), (-5.0, -6.0, -7.0))]}
+    table = sweep_table(sweep, "nmse_db")
+    assert table.splitlines()[0] == "| ISTA-4 | LISTA tied-4 |"
+    assert table.splitlines()[2] == "| -3 ± 0 | -6 ± 1 |"  # sample standard deviation of -5, -6, -7
+    figures = write_outputs(tmp_path, sweep)
+    assert [p.name for p in figures] == ["sweep.png"] and (tmp_path / "sweep.md").is_file()
