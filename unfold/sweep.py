@@ -8,7 +8,8 @@ writes:
 
 ``sweep.json``::
 
-    {"recipe", "plugin", "quick", "primary_metric", "axes": {key: [value, ...]},
+    {"recipe", "plugin", "quick", "primary_metric", "higher_is_better",
+     "axes": {key: [value, ...]},
      "points": [{"label", "dir": "points/<label>", "values": {key: value},
                  "methods": [... exactly the "methods" of that point's results.json ...]}]}
 
@@ -206,7 +207,9 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
               tyings: Sequence[str] | None = None) -> Path:
     """Run every point of the sweep of recipe ``name``; returns the sweep directory."""
     from unfold import distributed
-    from unfold.run import prepare_run_dir, run_recipe, write_json
+    from unfold.results import write_json
+    from unfold.run import run_recipe
+    from unfold.rundir import prepare_run_dir
 
     plugin, recipe = registry.recipe(name)
     if distributed.requested():
@@ -236,7 +239,7 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
             "seed": seed, "tyings": list(tyings) if tyings else None,
             "axes": [[a.key, list(a.texts)] for a in axes]})
     entries = []
-    primary = None
+    primary, higher = None, None
     for p in points:
         point_dir = run_dir / "points" / p.label
         if not (point_dir / "results.json").is_file():
@@ -245,10 +248,12 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
                        point_dir, device, p.seed, again, progress, p.tyings)
         results = json.loads((point_dir / "results.json").read_text())
         primary = primary or results.get("primary_metric")
+        higher = results.get("higher_is_better", True) if higher is None else higher
         entries.append({"label": p.label, "dir": f"points/{p.label}", "values": p.values,
                         "methods": results["methods"]})
     sweep = {"recipe": name, "plugin": plugin.name, "quick": quick,
              "primary_metric": primary or recipe.task().primary_metric,
+             "higher_is_better": True if higher is None else higher,
              "axes": {a.key: axis_values(entries, axes, i) for i, a in enumerate(axes)},
              "points": entries}
     write_json(run_dir / "sweep.json", sweep)
@@ -276,7 +281,7 @@ def base_name(name: str) -> str:
 def method_keys(sweep: Mapping[str, Any]) -> list[list[str]]:
     """For each point, the key of each of its methods: ``method_label``, with the iterations
     replaced by an integer axis's name where they follow that axis at every point."""
-    from unfold.run import method_label
+    from unfold.results import method_label
 
     int_axes = [k for k, vs in sweep["axes"].items()
                 if len(vs) > 1 and all(isinstance(v, int) and not isinstance(v, bool) for v in vs)]
@@ -374,7 +379,8 @@ def write_markdown(path: Path, sweep: Mapping[str, Any], figures: Sequence[Path]
     axes = ", ".join(f"`{k}` = {', '.join(map(str, v))}" for k, v in sweep["axes"].items())
     lines = [f"# Sweep of {sweep['recipe']} ({'quick' if sweep['quick'] else 'full'})", "",
              f"Axes: {axes} ({len(sweep['points'])} runs, one per point under `points/`).", "",
-             f"Mean **{metric}** on the test split, per method"
+             f"Mean **{metric}** ({'higher' if sweep.get('higher_is_better', True) else 'lower'}"
+             " is better) on the test split, per method"
              + (f"; mean over {len(seeds)} seeds ± spread (sample standard deviation over seeds)."
                 if seeds else "."), "", sweep_table(sweep, metric), ""]
     others = sorted({m for p in sweep["points"] for r in p["methods"] for m in r["metrics"]}
