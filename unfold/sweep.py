@@ -16,7 +16,7 @@ writes:
 ``sweep.md``
     One row per combination of the non-seed axes, one column per method (``method_label``), the
     mean of the primary metric over the test items; with a ``seed`` axis each cell is the mean
-    over seeds ± the spread (sample standard deviation over seeds; n seeds in the header).
+    over seeds ± the spread (sample standard deviation over seeds; their number said above it).
 ``sweep.png`` (and ``sweep_<metric>.png`` for every other metric)
     The metric against the first non-seed axis, one line per method (and per value of the other
     non-seed axes), seeds averaged with the spread as error bars; below, training seconds.

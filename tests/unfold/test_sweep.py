@@ -1,6 +1,7 @@
 """``unfold run --sweep``: on the tutorial's plugin, registered as a third-party plugin would be."""
 
 import json
+import math
 
 import pytest
 from importlib_metadata import EntryPoint
@@ -123,3 +124,15 @@ def test_a_seed_only_sweep_reports_mean_and_spread_over_seeds(tmp_path):
     assert table.splitlines()[2] == "| -3 ± 0 | -6 ± 1 |"  # sample standard deviation of -5, -6, -7
     figures = write_outputs(tmp_path, sweep)
     assert [p.name for p in figures] == ["sweep.png"] and (tmp_path / "sweep.md").is_file()
+
+
+def test_every_declared_sweep_of_the_installed_plugins_resolves():
+    """A plugin's declared axes are valid config: every point resolves, full and quick."""
+    from unfold.sweep import declared_axes
+
+    sweeps = [r for p in Registry().plugins() for r in p.recipes if r.sweep]
+    assert {r.name for r in sweeps} >= {"cp-dequant-paper", "dpr-sweep", "deep-nmf-paper"}
+    for recipe in sweeps:
+        for quick in (False, True):
+            points = plan(recipe, declared_axes(recipe), quick, [], 0, None)
+            assert len(points) == math.prod(len(v) for v in recipe.sweep.values())
