@@ -11,12 +11,16 @@ writes:
     {"recipe", "plugin", "quick", "primary_metric", "higher_is_better",
      "axes": {key: [value, ...]},
      "points": [{"label", "dir": "points/<label>", "values": {key: value},
-                 "methods": [... exactly the "methods" of that point's results.json ...]}]}
+                 "methods": [... exactly the "methods" of that point's results.json ...],
+                 "paired": [... that point's "paired", where results.json has them ...]}]}
 
 ``sweep.md``
     One row per combination of the non-seed axes, one column per method (``method_label``), the
     mean of the primary metric over the test items; with a ``seed`` axis each cell is the mean
     over seeds ± the spread (sample standard deviation over seeds; their number said above it).
+    Then the paired differences of every point (trained − classical at the same iterations,
+    over the same test items): per combination of the non-seed axes the mean difference (± its
+    spread over seeds) next to each seed's 95 % item-level interval.
 ``sweep.png`` (and ``sweep_<metric>.png`` for every other metric)
     The metric against the first non-seed axis, one line per method (and per value of the other
     non-seed axes), seeds averaged with the spread as error bars; below, training seconds.
@@ -251,6 +255,8 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
         higher = results.get("higher_is_better", True) if higher is None else higher
         entries.append({"label": p.label, "dir": f"points/{p.label}", "values": p.values,
                         "methods": results["methods"]})
+        if "paired" in results:
+            entries[-1]["paired"] = results["paired"]
     sweep = {"recipe": name, "plugin": plugin.name, "quick": quick,
              "primary_metric": primary or recipe.task().primary_metric,
              "higher_is_better": True if higher is None else higher,
@@ -373,6 +379,36 @@ def sweep_table(sweep: Mapping[str, Any], metric: str) -> str:
     return "\n".join(lines)
 
 
+def paired_table(sweep: Mapping[str, Any]) -> str:
+    """Paired differences per combination of the non-seed axes: mean (± spread over seeds), each
+    seed's 95 % interval, and how many items the trained method did better on."""
+    axes = [k for k in sweep["axes"] if k != "seed"]
+    seeds = "seed" in sweep["axes"]
+    rows: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for p in sweep["points"]:
+        for d in p.get("paired", []):
+            key = (*(json.dumps(p["values"][k]) for k in axes), d["method"], d["tying"],
+                   d["baseline"], d["iterations"], d["metric"])
+            rows.setdefault(key, []).append(d)
+    if not rows:
+        return ""
+    head = [*axes, "method", "baseline", "iterations", "metric",
+            "mean difference" + (" (± spread over seeds)" if seeds else ""), "95 % interval"
+            + (" per seed" if seeds else ""), "better / n"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, ds in rows.items():
+        cells = [str(json.loads(v)) for v in key[:len(axes)]]
+        method, tying, baseline, iterations, metric = key[len(axes):]
+        diff = Cell([float(d["mean_diff"]) for d in ds])
+        cis = "; ".join(f"[{d['ci95'][0]:.3g}, {d['ci95'][1]:.3g}]" if d.get("ci95") else "-"
+                        for d in ds)
+        cells += [method + (f" {tying}" if tying else ""), baseline, str(iterations), metric,
+                  f"{diff.mean:+.3g}" + (f" ± {diff.spread:.2g}" if seeds else ""), cis,
+                  "; ".join(f"{d['better']}/{d['n']}" for d in ds)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_markdown(path: Path, sweep: Mapping[str, Any], figures: Sequence[Path]) -> Path:
     metric = sweep["primary_metric"]
     seeds = sweep["axes"].get("seed")
@@ -387,6 +423,11 @@ def write_markdown(path: Path, sweep: Mapping[str, Any], figures: Sequence[Path]
                     - {metric})
     for m in others:
         lines += [f"## {m}", "", sweep_table(sweep, m), ""]
+    paired = paired_table(sweep)
+    if paired:
+        lines += ["## Paired differences", "", "Trained − classical method at the same "
+                  "iterations, per test item (the same items), as in each point's report.md.", "",
+                  paired, ""]
     lines += ["## Figures", "", *[f"![{p.stem}]({p.name})" for p in figures], ""]
     path.write_text("\n".join(lines))
     return path

@@ -39,6 +39,7 @@ def test_sweep_of_a_config_key_tying_and_seed_writes_points_json_table_and_figur
         run = out / p["dir"]
         results = json.loads((run / "results.json").read_text())
         assert p["methods"] == results["methods"]  # exactly as in the point's results.json
+        assert p["paired"] == results["paired"] and p["paired"]
         assert results["seed"] == p["values"]["seed"]
         assert results["config"]["train"]["lr"] == p["values"]["train.lr"]
         assert {r["tying"] for r in results["methods"] if r["trained"]} == {p["values"]["tying"]}
@@ -51,6 +52,10 @@ def test_sweep_of_a_config_key_tying_and_seed_writes_points_json_table_and_figur
     row = next(line for line in table.splitlines() if line.startswith("| 0.01 | tied |"))
     mean = (lista[0] + lista[1]) / 2
     assert f"{mean:.4g} ± " in row
+    paired = table[table.index("## Paired differences"):]
+    first = sweep["points"][0]["paired"][0]
+    assert f"| 0.01 | tied | LISTA tied | {first['baseline']} | {first['iterations']} |" in paired
+    assert f"[{first['ci95'][0]:.3g}, {first['ci95'][1]:.3g}]; [" in paired  # one per seed
     assert (out / "sweep.png").stat().st_size > 1000
 
 
