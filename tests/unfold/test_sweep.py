@@ -2,13 +2,27 @@
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
+from conftest import ROOT
 from importlib_metadata import EntryPoint
 
 from unfold import cli
 from unfold.plugin import Registry
-from unfold.sweep import Axis, SweepError, method_keys, plan, run_sweep, split_values
+from unfold.sweep import (
+    Axis,
+    SweepError,
+    declared_axes,
+    method_keys,
+    plan,
+    run_sweep,
+    split_values,
+    sweep_table,
+    write_outputs,
+)
 
 TINY = ["--set", "data.n_train=40", "--set", "data.n_valid=10", "--set", "data.n_test=10",
         "--set", "model.n_layers=2", "--set", "train.epochs=1", "--set", "train.batch_size=20"]
@@ -116,8 +130,6 @@ def _row(name, iterations, mean, trained=False, tying=None):
 
 
 def test_a_seed_only_sweep_reports_mean_and_spread_over_seeds(tmp_path):
-    from unfold.sweep import sweep_table, write_outputs
-
     sweep = {"recipe": "r", "plugin": "p", "quick": True, "primary_metric": "nmse_db",
              "axes": {"seed": [0, 1, 2]},
              "points": [{"label": f"seed={s}", "dir": f"points/seed={s}", "values": {"seed": s},
@@ -133,11 +145,24 @@ def test_a_seed_only_sweep_reports_mean_and_spread_over_seeds(tmp_path):
 
 def test_every_declared_sweep_of_the_installed_plugins_resolves():
     """A plugin's declared axes are valid config: every point resolves, full and quick."""
-    from unfold.sweep import declared_axes
-
     sweeps = [r for p in Registry().plugins() for r in p.recipes if r.sweep]
     assert {r.name for r in sweeps} >= {"cp-dequant-paper", "dpr-sweep", "deep-nmf-paper"}
     for recipe in sweeps:
         for quick in (False, True):
             points = plan(recipe, declared_axes(recipe), quick, [], 0, None)
             assert len(points) == math.prod(len(v) for v in recipe.sweep.values())
+
+
+def test_sweep_of_a_separately_installed_plugin_from_the_command_line(tutorial_site, tmp_path):
+    """The tutorial pip-installed as its own distribution, found through its entry point."""
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tutorial_site}",
+           "UNFOLD_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "unfold.cli", "run", "lista", "--out", "sw",
+                          "--no-progress", "--device", "cpu", *TINY, "--tying", "untied",
+                          "--sweep", "seed=0,1"], env=env, cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    sweep = json.loads((tmp_path / "sw" / "sweep.json").read_text())
+    assert sweep["plugin"] == "lista-tutorial" and [p["label"] for p in sweep["points"]] == [
+        "seed=0", "seed=1"]
+    assert (tmp_path / "sw" / "sweep.md").is_file() and (tmp_path / "sw" / "sweep.png").is_file()
