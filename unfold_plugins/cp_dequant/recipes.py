@@ -20,10 +20,11 @@ def paper_config() -> CPDConfig:
     return cfg
 
 
-#: Figs. 3 and 4: one tied K per (L_train, backprop), every other setting the recipe's
+#: Figs. 3 and 4: one tied K per (L_train, backprop), every other setting the recipe's; the
+#: paper's three backprops plus the core's implicit:30 (#14 item 3)
 PAPER_SWEEP: dict[str, list] = {
     "model.layers": [10, 20, 30, 40, 60, 80, 100, 200, 500, 1000],
-    "model.backprop": ["full", "truncated:30", "frozen:30"],
+    "model.backprop": ["full", "truncated:30", "frozen:30", "implicit:30"],
 }
 
 
@@ -38,6 +39,6 @@ RECIPES = [
            description="4-bit speech dequantization: CP with learned K (L = 30) vs DCT K"),
     Recipe("cp-dequant-paper", _task, paper_config, tyings=("tied",),
            quick={**QUICK, "train.epochs": 2}, sweep=PAPER_SWEEP,
-           description="Brauer & Lorenz: L_train sweep, full vs truncated vs frozen-Jacobian BP "
-           "(Figs. 3, 4; a sweep recipe)"),
+           description="Brauer & Lorenz: L_train sweep, full vs truncated vs frozen-Jacobian vs "
+           "implicit BP (Figs. 3, 4; a sweep recipe)"),
 ]

@@ -78,7 +78,7 @@ def test_config_errors_name_key_and_allowed_values():
     assert paper.train.batch_size == 32 and paper.train.epochs == 20
     assert plugin.recipe("cp-dequant-paper").sweep == {
         "model.layers": [10, 20, 30, 40, 60, 80, 100, 200, 500, 1000],
-        "model.backprop": ["full", "truncated:30", "frozen:30"]}
+        "model.backprop": ["full", "truncated:30", "frozen:30", "implicit:30"]}
     assert Registry().get("cp-dequant").compare == "cp-dequant"
 
 
