@@ -204,9 +204,31 @@ class Checkpointed(Backprop):
         return "checkpointed" if self.segment is None else f"checkpointed({self.segment})"
 
 
+#: strategies that plugins add: spec name -> (factory of the text after ":", "name[:arg]" for
+#: messages). ``register_backprop`` fills it; ``parse_backprop`` reads it after the core's names.
+_EXTRA: dict[str, tuple[Callable[[str], Backprop], str]] = {}
+
+
+def register_backprop(name: str, factory: Callable[[str], Backprop], usage: str) -> None:
+    """Make ``name[:arg]`` a backprop spec everywhere (``train.backprop``, sweeps): ``factory``
+    gets the text after the colon ("" when none) and returns the strategy; ``usage`` is how error
+    messages list it, e.g. ``"frozen[:b]"``. A plugin calls this when it is imported; a strategy
+    that fits only its own unrollers refuses others in ``Backprop.check``."""
+    if name in ("full", "truncated", "checkpointed", "implicit"):
+        raise ValueError(f"backprop {name!r} is the core's; choose another name")
+    _EXTRA[name] = (factory, usage)
+
+
+def backprop_names() -> list[str]:
+    """Every spec ``parse_backprop`` accepts, as error messages list them."""
+    core = ["full", "truncated[:b]", "checkpointed[:segment]", "implicit[:b]"]
+    return core + [usage for _, usage in _EXTRA.values()]
+
+
 def parse_backprop(spec: str | Backprop) -> Backprop:
     """``"full"``, ``"truncated"`` (b = 30), ``"truncated:20"``, ``"checkpointed"``,
-    ``"checkpointed:10"``, ``"implicit"`` (b = 30), ``"implicit:b"`` (b >= 0)."""
+    ``"checkpointed:10"``, ``"implicit"`` (b = 30), ``"implicit:b"`` (b >= 0), and the specs
+    plugins registered with :func:`register_backprop`."""
     if isinstance(spec, Backprop):
         return spec
     name, _, arg = str(spec).partition(":")
@@ -221,9 +243,8 @@ def parse_backprop(spec: str | Backprop) -> Backprop:
             from unfold.implicit import Implicit
 
             return Implicit(int(arg) if arg else 30)
+        if name in _EXTRA:
+            return _EXTRA[name][0](arg)
     except ValueError as e:
         raise ValueError(f"bad backprop {spec!r}: {e}") from None
-    raise ValueError(
-        f"unknown backprop {spec!r}; allowed: full, truncated[:b], checkpointed[:segment], "
-        "implicit[:b]"
-    )
+    raise ValueError(f"unknown backprop {spec!r}; allowed: {', '.join(backprop_names())}")

@@ -98,6 +98,10 @@ def build_parser(registry: Registry, load_plugin: str | None = None) -> argparse
     p.add_argument("--dry-run", action="store_true",
                    help="validate config, data folders, output directory and every tying's "
                         "model, then stop; writes nothing")
+    p.add_argument("--sweep", action="append", metavar="KEY=V1,V2,...",
+                   help="run every point of the product of these axes (a config key, tying or "
+                        "seed; repeatable) under OUT/points/ and write sweep.json, sweep.md, "
+                        "sweep.png; a recipe may declare its own axes")
     _common_run_args(p)
 
     p = sub.add_parser("compare", help="each plugin's comparison recipe, tied vs untied, one table")
@@ -204,6 +208,14 @@ def dispatch(args: argparse.Namespace, registry: Registry) -> int:
         return cmd_new_plugin(args)
     if args.command == "run":
         from unfold.run import run_recipe
+        from unfold.sweep import is_sweep, run_sweep
+
+        if is_sweep(registry, args.recipe, args.sweep, args.out, args.resume):
+            out = run_sweep(registry, args.recipe, args.sweep or (), args.quick, args.overrides,
+                            args.out, args.device, args.seed, args.resume, not args.no_progress,
+                            args.tyings)
+            print(f"sweep written to {out} (table: {out / 'sweep.md'})")
+            return 0
 
         tyings = tuple(args.tyings) if args.tyings else None
         out = run_recipe(registry, args.recipe, args.quick, args.overrides, args.out, args.device,

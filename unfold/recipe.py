@@ -98,6 +98,9 @@ class Recipe:
     quick: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     tyings: tuple[str, ...] = ("tied", "untied")
+    #: declared sweep axes (config key, ``tying`` or ``seed`` -> values); set, the recipe is a
+    #: sweep recipe: ``unfold run`` sweeps them, ``--sweep key=...`` replaces or adds an axis
+    sweep: dict[str, list[Any]] | None = None
 
     def resolve(self, quick: bool = False, overrides: list[str] | None = None) -> Any:
         cfg = self.config()

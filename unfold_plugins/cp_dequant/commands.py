@@ -1,10 +1,12 @@
-"""``unfold cp-dequant quantize | dequantize | sweep``.
+"""``unfold cp-dequant quantize | dequantize``.
 
 quantize:   IN.wav → peak-normalised to (−1, 1) → B-bit midpoint quantiser → OUT.wav (float).
 dequantize: IN.wav (already quantised at --bits on (−1, 1), as ``quantize`` writes it) → frames
             of n samples (the last one zero-padded, said on stderr) → CP with the DCT K, or with
             the K of ``--model CKPT`` (a cp-dequant checkpoint) → OUT.wav.
-sweep:      the paper's L_train × backprop experiment (Figs. 3, 4) into ``--out DIR``.
+
+The paper's L_train × backprop experiment (Figs. 3, 4) is the sweep recipe
+``unfold run cp-dequant-paper`` (``unfold.sweep``), not a command.
 
 Refusals (exit 2, one line): OUT exists without --force, or cannot be written (a folder, a
 missing or read-only folder, a name too long; checked before any computation), bits outside
@@ -152,39 +154,9 @@ def _dequantize_args(p: argparse.ArgumentParser) -> None:
                    help="CP iterations; 0 = solve to optimality (relative gap 1e-4)")
 
 
-def _sweep_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--recipe", default="cp-dequant-paper", help="recipe whose config to use")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--out", type=Path, required=True, help="new or empty output directory")
-    p.add_argument("--no-progress", action="store_true")
-
-
-def run_sweep_command(args: argparse.Namespace) -> int:
-    from unfold.results import write_json
-    from unfold.rundir import prepare_run_dir
-    from unfold_plugins.cp_dequant.recipes import RECIPES
-    from unfold_plugins.cp_dequant.sweep import run_sweep
-
-    recipe = next((r for r in RECIPES if r.name == args.recipe), None)
-    if recipe is None:
-        raise ConfigError(f"unknown recipe {args.recipe!r}; allowed: {[r.name for r in RECIPES]}")
-    cfg = recipe.resolve(args.quick, args.overrides)
-    out = prepare_run_dir(args.out, "cp-dequant-sweep", resume=False)
-    from unfold import recipe as recipes
-
-    write_json(out / "config.json", {"recipe": recipe.name, "quick": args.quick,
-                                     "config": recipes.to_dict(cfg)})
-    paths = run_sweep(recipe.task(), cfg, out, progress=not args.no_progress)
-    print(f"sweep written to {out / 'sweep.json'}; figures: {', '.join(p.name for p in paths)}")
-    return 0
-
-
 COMMANDS = [
     Command("quantize", "peak-normalise and quantise a recording (make test inputs)",
             _quantize_args, run_quantize),
     Command("dequantize", "recover a quantised recording with Chambolle–Pock (DCT or learned K)",
             _dequantize_args, run_dequantize),
-    Command("sweep", "the paper's L_train × backprop experiment (Figs. 3, 4)", _sweep_args,
-            run_sweep_command),
 ]

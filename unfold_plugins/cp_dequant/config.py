@@ -64,21 +64,9 @@ class EvalConfig:
 
 
 @dataclass
-class SweepConfig:
-    """The paper's experiment (Figs. 3, 4): one tied model per (L_train, backprop)."""
-
-    enabled: bool = False  # run it as part of `unfold run` (figures step)
-    layers: tuple[int, ...] = (10, 20, 30, 40, 60, 80, 100, 200, 500, 1000)
-    backprops: tuple[str, ...] = ("full", "truncated:30", "frozen:30")
-    inference: tuple[int, ...] = (1, 3, 10, 30, 100, 300, 1000, 3000, 10000)  # Fig. 4 x-axis
-    fig4_layers: tuple[int, ...] = (30, 80, 1000)  # L_train shown in Fig. 4
-
-
-@dataclass
 class CPDConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    sweep: SweepConfig = field(default_factory=SweepConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
         epochs=20, batch_size=32, lr=1e-5, lr_end=1e-8))

@@ -1,8 +1,11 @@
-"""Figures: learned K rows beside the DCT, MSE vs inference iterations (Fig. 4), the sweep (Fig. 3)."""
+"""Figures of a run: learned K rows beside the DCT, MSE vs inference iterations (Fig. 4).
+
+Fig. 3 (test MSE vs L_train, training time) is the sweep's own ``sweep_mse.png`` of
+``unfold run cp-dequant-paper``; nothing here trains."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Sized
+from collections.abc import Mapping, Sized
 from pathlib import Path
 from typing import Any, cast
 
@@ -67,54 +70,3 @@ def mse_vs_inference(path: Path, task: Any, cfg: Any, trained: Mapping[str, Cham
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
-
-
-def sweep_figures(out: Path, rows: Sequence[Mapping[str, Any]], curves: Mapping[str, Any],
-                  baseline: Mapping[str, Any]) -> list[Path]:
-    """Fig. 3 (test MSE vs L_train, classical/optimality, training-time bars) and Fig. 4.
-
-    ``baseline``: "quantized" and "dct_optimality" MSEs, "dct_rows" (the untrained DCT rows).
-    """
-    plt = pyplot()
-    bps = list(dict.fromkeys(r["backprop"] for r in rows))
-    fig, (ax, bx) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True,
-                                 gridspec_kw={"height_ratios": [2, 1]})
-    for i, bp in enumerate(bps):
-        rs = sorted((r for r in rows if r["backprop"] == bp), key=lambda r: r["layers"])
-        Ls = [r["layers"] for r in rs]
-        ax.plot(Ls, [r["mse_classical"] for r in rs], "-o", color=f"C{i}", ms=3,
-                label=f"{bp}, classical")
-        if any(r.get("mse_optimality") is not None for r in rs):
-            ax.plot(Ls, [r["mse_optimality"] for r in rs], ":s", color=f"C{i}", ms=3,
-                    label=f"{bp}, optimality")
-        w = [0.12 * L for L in Ls]
-        bx.bar([L * (1 + 0.14 * (i - (len(bps) - 1) / 2)) for L in Ls],
-               [r["train_seconds"] for r in rs], width=w, color=f"C{i}", label=bp)
-    dct = sorted(baseline.get("dct_rows", ()), key=lambda r: r["layers"])
-    if dct:
-        ax.plot([r["layers"] for r in dct], [r["mse_classical"] for r in dct], "--", color="k",
-                lw=0.8, label="DCT K, classical")
-    for name, style in (("dct_optimality", "-."),):
-        if baseline.get(name) is not None:
-            ax.axhline(baseline[name], color="k", ls=style, lw=0.8, label=name.replace("_", ", "))
-    ax.set(xscale="log", ylabel="test MSE")
-    ax.legend(fontsize=6)
-    bx.set(xscale="log", xlabel="L_train", ylabel="training s")
-    bx.legend(fontsize=6)
-    fig.tight_layout()
-    p3 = out / "fig3_mse_vs_Ltrain.png"
-    fig.savefig(p3, dpi=110)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for j, (label, (xs, ys)) in enumerate(curves.items()):
-        ax.plot(xs, ys, "-" if "full" in label else ":", color=f"C{j}", label=label)
-    if baseline.get("quantized") is not None:
-        ax.axhline(baseline["quantized"], color="gray", ls=":", label="quantized")
-    ax.set(xscale="log", xlabel="L_inference", ylabel="test MSE")
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    p4 = out / "fig4_mse_vs_Linference.png"
-    fig.savefig(p4, dpi=110)
-    plt.close(fig)
-    return [p3, p4]

@@ -24,11 +24,12 @@ Tied K only (refused otherwise); no gradient reaches the data x.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from unfold.backprop import Backprop, Loop, parse_backprop
+from unfold.backprop import Backprop, Loop, parse_backprop, register_backprop
 from unfold.implicit import Implicit
 from unfold_plugins.cp_dequant.cp import cp_step
 
@@ -77,6 +78,14 @@ class FrozenJacobian(Implicit):
     def rounds(self) -> int:
         return self.b - 1  # terms k = 0 … b − 1
 
+    def check(self, model: Any) -> None:
+        super().check(model)
+        from unfold_plugins.cp_dequant.unroller import ChambollePock
+
+        if not isinstance(model, ChambollePock):
+            raise ValueError(f"backprop {self.describe()} is Chambolle–Pock's (Algorithm 2); "
+                             f"{type(model).__name__} needs a core strategy")
+
     def graph_step(self, loop: Loop, z: Any, t: int) -> Any:
         th, p = loop.theta(t), loop.problem
         return frozen_step(z, p.x, p.h, th.K, th.sigma, th.tau, 1.0 if self.alpha_one else p.h)
@@ -85,19 +94,20 @@ class FrozenJacobian(Implicit):
         return f"frozen({self.b})" if self.alpha_one else f"frozen-exact({self.b})"
 
 
+def _frozen(alpha_one: bool) -> Callable[[str], Backprop]:
+    def make(arg: str) -> Backprop:
+        if arg and not arg.isdigit():
+            raise ValueError("b must be an integer >= 1")
+        return FrozenJacobian(int(arg) if arg else 30, alpha_one=alpha_one)
+
+    return make
+
+
+register_backprop("frozen", _frozen(True), "frozen[:b]")
+register_backprop("frozen-exact", _frozen(False), "frozen-exact[:b]")
+
+
 def parse_cp_backprop(spec: str | Backprop) -> Backprop:
     """Core specs (full, truncated[:b], checkpointed[:s], implicit[:b]) plus frozen[:b] and
-    frozen-exact[:b]."""
-    if isinstance(spec, Backprop):
-        return spec
-    name, _, arg = str(spec).partition(":")
-    if name in ("frozen", "frozen-exact"):
-        if arg and not arg.isdigit():
-            raise ValueError(f"bad backprop {spec!r}: b must be an integer >= 1")
-        return FrozenJacobian(int(arg) if arg else 30, alpha_one=name == "frozen")
-    try:
-        return parse_backprop(spec)
-    except ValueError:
-        raise ValueError(f"unknown backprop {spec!r}; allowed: full, truncated[:b], "
-                         "checkpointed[:segment], implicit[:b], frozen[:b], "
-                         "frozen-exact[:b]") from None
+    frozen-exact[:b] (registered with the core, so ``train.backprop`` takes them too)."""
+    return parse_backprop(spec)

@@ -113,11 +113,4 @@ class DequantTask(Task[ChambollePock]):
         paths = [figures.k_rows(run_dir / "K_rows.png", trained, cfg)]
         paths.append(figures.mse_vs_inference(run_dir / "mse_vs_inference.png", self, cfg,
                                               trained, ctx.test_set))
-        if cfg.sweep.enabled:
-            import shutil
-
-            from unfold_plugins.cp_dequant.sweep import run_sweep
-
-            for fig in run_sweep(self, cfg, run_dir / "sweep", progress=False):
-                paths.append(Path(shutil.copy(fig, run_dir / fig.name)))  # report links by name
         return paths

@@ -3,8 +3,8 @@ unrolled form, with prior-free (amplitude flow) and sparse (SPARTA, CoPRAM, thre
 flow) baselines.
 
 Recipes: ``dpr`` (m = 2n on scikit-learn digits; quick-capable; the compare recipe) and
-``dpr-sweep`` (m from n/4 to 6n: Fig. 2 and Fig. 3 of the paper). Heavy modules are imported
-only when a recipe's task is built.
+``dpr-sweep`` (a sweep recipe over data.m from n/4 to 6n: Fig. 2 and Fig. 3 of the paper).
+Heavy modules are imported only when a recipe's task is built.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from unfold.plugin import Plugin
 from unfold.recipe import Recipe
 
 from .amplitude_flow import AmplitudeFlow
-from .config import DPRConfig, sweep_config
+from .config import SWEEP_M, DPRConfig, sweep_config
 from .dpr import DPR
 from .dpr_adam import DPRAdam
 from .sparta import SPARTA
@@ -37,8 +37,9 @@ plugin = Plugin(
         Recipe("dpr", task=_task, config=DPRConfig, quick=QUICK,
                description="DPR vs unrolled DPR vs amplitude flow / SPARTA at m = 2n (digits)"),
         Recipe("dpr-sweep", task=_task, config=sweep_config,
-               quick={**QUICK, "eval.sweep_images": 10, "eval.sweep_m": [16, 64, 192]},
-               description="Fig. 2 / Fig. 3: every method against m from n/4 to 6n (digits)"),
+               quick={**QUICK, "data.n_test": 10}, sweep={"data.m": list(SWEEP_M)},
+               description="Fig. 2 / Fig. 3: every method against m from n/4 to 6n (digits; "
+                           "a sweep recipe)"),
     ],
     unrollers={"DPR": DPR, "DPRAdam": DPRAdam, "AmplitudeFlow": AmplitudeFlow, "SPARTA": SPARTA, "TWF": TWF},
     compare="dpr",

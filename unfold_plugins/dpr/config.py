@@ -99,7 +99,7 @@ class ModelConfig:
 
 @dataclass
 class EvalConfig:
-    """Classical methods and the sweep of Fig. 2 / Fig. 3."""
+    """Classical methods, and the m of Fig. 3's reconstructions."""
 
     dpr_iterations: int = 300  # DPR-Adam (the paper's practical DPR) and DPR-GD
     dpr_lr: float = 0.2  # DPR-Adam's η (best of 0.05 / 0.1 / 0.2 / 0.4 on the valid split)
@@ -111,23 +111,21 @@ class EvalConfig:
     twf_iterations: int = 500  # thresholded Wirtinger flow (Cai, Li & Ma), μ = 0.23
     sparsity: int | None = None  # SPARTA's and CoPRAM's s; None: chosen on the valid split at each m
     sparsity_grid: tuple[int, ...] = (4, 8, 12, 16, 24, 32)  # candidates for that choice
-    sweep_m: tuple[int, ...] = ()  # Fig. 2: every method at these m (empty: no sweep)
     grid_m: tuple[int, ...] = ()  # Fig. 3: reconstructions at these m (empty: data.m)
-    sweep_images: int = 20
 
     def validate(self) -> None:
         if not (self.dpr_lr > 0 and self.gd_step > 0 and self.af_mu > 0):
             raise ConfigError("eval.dpr_lr, eval.gd_step and eval.af_mu must be > 0")
         for key in ("dpr_iterations", "af_iterations", "sparta_iterations", "copram_iterations",
-                    "twf_iterations", "sweep_images"):
+                    "twf_iterations"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"eval.{key} must be >= 1, got {getattr(self, key)}")
         if self.sparsity is not None and self.sparsity < 1:
             raise ConfigError(f"eval.sparsity must be >= 1 or none (choose on valid), got {self.sparsity}")
         if not self.sparsity_grid or min(self.sparsity_grid) < 1:
             raise ConfigError(f"eval.sparsity_grid needs values >= 1, got {list(self.sparsity_grid)}")
-        if any(m < 1 for m in (*self.sweep_m, *self.grid_m)):
-            raise ConfigError("eval.sweep_m and eval.grid_m need m >= 1")
+        if any(m < 1 for m in self.grid_m):
+            raise ConfigError("eval.grid_m needs m >= 1")
 
 
 @dataclass
@@ -154,10 +152,15 @@ def at_m(cfg: DPRConfig, m: int) -> DPRConfig:
     return replace(cfg, data=replace(cfg.data, m=m))
 
 
+#: Fig. 2's m, from n/4 to 6n on digits: the dpr-sweep recipe's declared axis data.m
+SWEEP_M = (16, 32, 64, 128, 192, 256, 384)
+
+
 def sweep_config() -> DPRConfig:
-    """dpr-sweep: m from n/4 to 6n on digits, unrolled DPR trained over all of them."""
+    """dpr-sweep: one point per m of ``SWEEP_M`` (test problems at that m, 20 digits each), the
+    unrolled DPR trained over all of them (training and valid problems do not depend on data.m,
+    so every point trains the same model); Fig. 3 is each point's reconstructions at its m."""
     cfg = DPRConfig()
-    cfg.eval.sweep_m = (16, 32, 64, 128, 192, 256, 384)
-    cfg.eval.grid_m = (32, 128)
-    cfg.data.m_train = cfg.eval.sweep_m
+    cfg.data.m_train = SWEEP_M
+    cfg.data.n_test = 20
     return cfg

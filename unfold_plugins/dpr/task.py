@@ -10,7 +10,7 @@ whatever the batch size or order.
 
 SPARTA's sparsity s (unless ``eval.sparsity`` fixes it) is chosen at each m on the valid split
 (``DPRTask.sparsity``); the method is named "SPARTA s=<s>", and the run's report notes the
-choice and its valid errors (``sparta_sparsity.json``; per m of the sweep in ``sweep.json``).
+choice and its valid errors (``sparta_sparsity.json``; in a sweep over data.m, one per point).
 CoPRAM's s is chosen the same way (``copram_sparsity.json``); thresholded Wirtinger flow (TWF) runs
 with the step μ = 0.23 of the public benchmark code, untuned.
 """
@@ -206,12 +206,11 @@ class DPRTask(Task[DPR | DPRAdam]):
 
     def notes(self, ctx: RunContext[DPR | DPRAdam]) -> list[str]:
         """SPARTA's and CoPRAM's s at the run's m and the valid errors each was chosen by (and,
-        with the m figures, that it is chosen the same way at each m)."""
+        with Fig. 3 at other m, that it is chosen the same way at each m)."""
         cfg = ctx.cfg
         notes = [self.sparsity(cfg, cfg.data.m, name).note() for name in SPARSE_METHODS]
-        if cfg.eval.sparsity is None and (cfg.eval.sweep_m or cfg.eval.grid_m):
-            notes.append("Fig. 2 / Fig. 3: SPARTA's s chosen the same way at each m "
-                         "(sweep.json, Fig. 3's column titles).")
+        if cfg.eval.sparsity is None and cfg.eval.grid_m:
+            notes.append("Fig. 3: SPARTA's s chosen the same way at each m (its column titles).")
         return notes
 
     def figures(self, ctx: RunContext[DPR | DPRAdam]) -> list[Path]:

@@ -9,18 +9,16 @@ import torch
 from unfold.plugin import Registry
 from unfold.recipe import ConfigError
 from unfold.run import execute
+from unfold.sweep import run_sweep
 from unfold_plugins.cp_dequant import plugin
 from unfold_plugins.cp_dequant import task as task_mod
 from unfold_plugins.cp_dequant.cp import dct_matrix
 from unfold_plugins.cp_dequant.frames import frame_signals, nonsilent, speech_frames
-from unfold_plugins.cp_dequant.sweep import run_sweep
 
 TINY = [
     "data.frame=32", "data.max_train_frames=64", "data.max_valid_frames=32",
     "data.max_test_frames=32", "model.layers=6", "train.epochs=2", "train.batch_size=16",
     "train.lr=1e-3", "train.lr_end=1e-4", "eval.depths=[12]", "eval.opt_max_iter=3000",
-    "sweep.layers=[3,6]", "sweep.backprops=full,frozen:4", "sweep.inference=[1,5,20]",
-    "sweep.fig4_layers=[6]",
 ]
 
 
@@ -78,9 +76,11 @@ def test_config_errors_name_key_and_allowed_values():
     with pytest.raises(ConfigError, match="eval.depths must all be >= 1"):
         recipe.resolve(overrides=["eval.depths=[-5]"])
     paper = plugin.recipe("cp-dequant-paper").resolve()
-    assert paper.sweep.enabled and paper.train.lr == 1e-5 and paper.train.lr_end == 1e-8
+    assert paper.train.lr == 1e-5 and paper.train.lr_end == 1e-8
     assert paper.train.batch_size == 32 and paper.train.epochs == 20
-    assert paper.sweep.layers == (10, 20, 30, 40, 60, 80, 100, 200, 500, 1000)
+    assert plugin.recipe("cp-dequant-paper").sweep == {
+        "model.layers": [10, 20, 30, 40, 60, 80, 100, 200, 500, 1000],
+        "train.backprop": ["full", "truncated:30", "frozen:30", "implicit:30"]}
     assert Registry().get("cp-dequant").compare == "cp-dequant"
 
 
@@ -103,26 +103,26 @@ def test_run_trains_tied_and_untied_and_reports(tiny, tmp_path):
     assert (run / "K_rows.png").is_file() and (run / "mse_vs_inference.png").is_file()
 
 
-def test_sweep_trains_every_pair_and_writes_figures(tiny, tmp_path):
-    recipe, cfg = tiny
-    paths = run_sweep(recipe.task(), cfg, tmp_path / "sweep", progress=False)
-    data = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-    pairs = {(r["backprop"], r["layers"]) for r in data["rows"]}
-    assert pairs == {(b, L) for b in ("DCT (untrained)", "full", "frozen:4") for L in (3, 6)}
-    assert all(r["mse_optimality"] > 0 for r in data["rows"])
-    assert set(data["curves"]) == {"DCT", "full, L_train = 6", "frozen:4, L_train = 6"}
-    assert [p.name for p in paths] == ["fig3_mse_vs_Ltrain.png", "fig4_mse_vs_Linference.png"]
-
-
-def test_paper_recipe_runs_the_sweep_and_its_report_links_resolve(tiny, tmp_path):
+def test_paper_sweep_trains_every_pair_from_config_alone(tiny, tmp_path):
+    """Fig. 3's data (MSE of every (L_train, backprop), classical and optimality inference,
+    training time) from ``unfold run cp-dequant-paper``'s sweep; Fig. 4 per point."""
     import re
 
-    recipe = plugin.recipe("cp-dequant-paper")
-    cfg = recipe.resolve(quick=True, overrides=[*TINY, "sweep.backprops=[\"frozen:4\"]",
-                                                 "sweep.layers=[3]", "eval.optimality=false"])
-    run = execute(plugin, recipe, cfg, tmp_path / "run", "cpu", tyings=recipe.tyings,
-                  progress=False)
-    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (run / "report.md").read_text())
-    assert "fig3_mse_vs_Ltrain.png" in links and "fig4_mse_vs_Linference.png" in links
-    assert all((run / link).is_file() for link in links)
-    assert json.loads((run / "sweep" / "sweep.json").read_text())["rows"][-1]["backprop"] == "frozen:4"
+    axes = ["model.layers=3,6", "train.backprop=full,frozen:4"]
+    out = run_sweep(Registry(), "cp-dequant-paper", axes, quick=True, overrides=TINY,
+                    out=tmp_path / "sweep", device="cpu", progress=False)
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["axes"] == {"model.layers": [3, 6], "train.backprop": ["full", "frozen:4"]}
+    for p in sweep["points"]:
+        rows = {(r["name"], r["iterations"]): r for r in p["methods"]}
+        L = p["values"]["model.layers"]
+        learned = rows[("CP-learnedK", L)]
+        assert learned["tying"] == "tied" and learned["seconds"]["train"] > 0
+        assert rows[("CP-learnedK-opt", 3000)]["metrics"]["mse"]["mean"] > 0
+        assert ("CP-DCT", L) in rows and ("quantized", 0) in rows
+        assert (out / p["dir"] / "mse_vs_inference.png").is_file()
+    md = (out / "sweep.md").read_text()
+    assert "CP-learnedK tied-model.layers" in md and "## mse" in md
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert {"sweep.png", "sweep_mse.png"} <= set(links)
+    assert all((out / link).is_file() for link in links)

@@ -6,16 +6,17 @@ import numpy as np
 import pytest
 import torch
 
+from unfold.plugin import Registry
 from unfold.recipe import ConfigError
 from unfold.run import execute
+from unfold.sweep import run_sweep
 from unfold_plugins.dpr import plugin
 from unfold_plugins.dpr.objective import amplitude_loss
 from unfold_plugins.dpr.task import DPRTask
 
 TINY = ["generator.epochs=1", "data.n_train=8", "data.n_valid=4", "data.n_test=4",
         "data.restarts=1", "model.layers=3", "train.epochs=1", "train.batch_size=4",
-        "eval.dpr_iterations=6", "eval.af_iterations=5", "eval.sparta_iterations=5",
-        "eval.sweep_images=2"]
+        "eval.dpr_iterations=6", "eval.af_iterations=5", "eval.sparta_iterations=5"]
 
 
 @pytest.mark.parametrize("override, message", [
@@ -49,27 +50,35 @@ def test_problems_are_deterministic_and_consistent():
     assert G.latent == 10 and G.n == 64
 
 
-def test_tiny_sweep_run_writes_results_and_figures(tmp_path):
-    """The dpr recipe itself runs end to end in the MNIST test below."""
-    recipe = plugin.recipe("dpr-sweep")
-    cfg = recipe.resolve(overrides=TINY + ["eval.sweep_m=[8,32]", "eval.grid_m=[8,32]"])
-    run = execute(plugin, recipe, cfg, tmp_path, "cpu", progress=False)
-    res = json.loads((run / "results.json").read_text())
-    names = {r["name"] for r in res["methods"]}
-    chosen = json.loads((run / "sparta_sparsity.json").read_text())  # at data.m, on valid
-    assert chosen["m"] == 128 and chosen["items"] == 4 and len(chosen["valid_mse"]) == 6
-    copram = json.loads((run / "copram_sparsity.json").read_text())
-    assert copram["method"] == "CoPRAM" and copram["items"] == 4 and len(copram["valid_mse"]) == 6
-    assert {"DPR-Adam", "DPR-GD", "Unrolled DPR", "AmplitudeFlow", f"SPARTA s={chosen['s']}",
-            f"CoPRAM s={copram['s']}", "TWF"} <= names
-    assert all(0 <= r["metrics"]["ssim"]["mean"] <= 1 for r in res["methods"])
-    assert f"SPARTA at m = 128: s = {chosen['s']}, the lowest mean MSE on 4 valid" in (
-        run / "report.md").read_text()
-    assert res["notes"][0].startswith(f"SPARTA at m = 128: s = {chosen['s']}")  # Task.notes hook
-    sweep = json.loads((run / "sweep.json").read_text())
-    assert sweep["m"] == [8, 32] and all(len(v["mse"]) == 2 for v in sweep["methods"].values())
-    assert [c["m"] for c in sweep["sparta"]] == [8, 32] and "SPARTA-5" in sweep["methods"]
-    assert (run / "fig2_error_vs_m.png").is_file() and (run / "fig3_reconstructions.png").is_file()
+def test_tiny_sweep_over_m_writes_every_point_and_fig2_from_config_alone(tmp_path):
+    """Fig. 2 = the dpr-sweep recipe's sweep over data.m; the dpr recipe itself runs end to end
+    in the MNIST test below."""
+    out = run_sweep(Registry(), "dpr-sweep", ["data.m=8,32"], overrides=TINY + ["data.n_test=2"],
+                    out=tmp_path / "sweep", device="cpu", progress=False)
+    sweep = json.loads((out / "sweep.json").read_text())
+    assert sweep["axes"] == {"data.m": [8, 32]} and sweep["primary_metric"] == "ssim"
+    for p, m in zip(sweep["points"], (8, 32)):
+        run = out / p["dir"]
+        res = json.loads((run / "results.json").read_text())
+        assert res["config"]["data"]["m"] == m and res["config"]["data"]["m_train"] == [
+            16, 32, 64, 128, 192, 256, 384]  # one model over every m, tested at this m
+        chosen = json.loads((run / "sparta_sparsity.json").read_text())  # at m, on valid
+        assert chosen["m"] == m and chosen["items"] == 4 and len(chosen["valid_mse"]) == 6
+        copram = json.loads((run / "copram_sparsity.json").read_text())
+        assert copram["method"] == "CoPRAM" and copram["m"] == m and copram["items"] == 4
+        names = {r["name"] for r in res["methods"]}
+        assert {"DPR-Adam", "DPR-GD", "Unrolled DPR", "AmplitudeFlow", f"SPARTA s={chosen['s']}",
+                f"CoPRAM s={copram['s']}", "TWF"} <= names
+        assert all(-1 <= r["metrics"]["ssim"]["mean"] <= 1 and r["metrics"]["ssim"]["n"] == 2
+                   for r in res["methods"])
+        assert f"SPARTA at m = {m}: s = {chosen['s']}, the lowest mean MSE on 4 valid" in (
+            run / "report.md").read_text()
+        assert res["notes"][0].startswith(f"SPARTA at m = {m}: s = {chosen['s']}")  # notes hook
+        assert (run / "fig3_reconstructions.png").is_file()
+    md = (out / "sweep.md").read_text()
+    assert "| data.m |" in md and "| SPARTA-5 |" in md and "| CoPRAM-" in md  # one column each,
+    # whatever s each m chose
+    assert (out / "sweep.png").is_file() and (out / "sweep_mse.png").is_file()
 
 
 def test_mnist_files_run_end_to_end_with_the_papers_generator(tmp_path, write_idx):
