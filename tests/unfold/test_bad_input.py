@@ -70,7 +70,7 @@ CASES = [
     (["run", "lista", "--set", "train.lr=0"], "train.lr must be in (0, 10]"),
     (["run", "lista", "--set", "train.lr=1000"], "train.lr must be in (0, 10]"),
     (["run", "lista", "--set", "train.lr_end=1e999"], "train.lr_end must be a finite number"),
-    (["run", "lista", "--set", "train.lr_end=-1"], "train.lr_end must be none or in (0, 10]"),
+    (["run", "lista", "--set", "train.lr_end=-1"], "train.lr_end must be none or in [0, 10]"),
     (["run", "lista", "--set", "train.max_batches=-1"], "train.max_batches must be >= 0"),
     (["run", "lista", "--set", "train.epochs=-1"], "train.epochs must be >= 0"),
     (["run", "lista", "--set", "train.batch_size=0"], "train.batch_size must be >= 1"),

@@ -92,7 +92,7 @@ def test_a_point_that_is_done_is_skipped_on_resume(registry, tmp_path, capsys):
 
 def test_bad_points_fail_in_one_line_before_anything_is_created(registry, tmp_path, capsys):
     out = tmp_path / "sw"
-    for sweep, match in [("train.lr=0.01,-1", "train.lr must be > 0"),
+    for sweep, match in [("train.lr=0.01,-1", "train.lr must be in (0, 10]"),
                          ("model.nope=1,2", "unknown config key"),
                          ("tying=tied,sometimes", "tying"),
                          ("seed=0,x", "seed expects integers"),

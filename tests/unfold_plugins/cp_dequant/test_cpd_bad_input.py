@@ -125,18 +125,18 @@ def test_written_outputs_are_finite(files):
     assert written_audio_is_finite(files / "q.wav")
 
 
-S = ["cp-dequant", "sweep"]
+S = ["run", "cp-dequant-paper", "--quick"]  # the L_train x backprop sweep is this recipe's
 SWEEP_CASES = [
-    (S + ["--recipe", "nope", "--out", "s"], "unknown recipe 'nope'"),
+    (S + ["--sweep", "model.layers=10,x", "--out", "s"], "model.layers"),
     (S + ["--set", "train.lr=1e400", "--out", "s"], "train.lr must be a finite number"),
     (S + ["--set", "data.frame=1", "--out", "s"], "data.frame must be >= 2"),
     (S + ["--set", "train.max_batches=-1", "--out", "s"], "train.max_batches must be >= 0"),
+    (S + ["--sweep", "train.backprop=full,frozen:x", "--out", "s"], "frozen:x"),
     (S + ["--out", "folder.wav/sub", "--set", "nope=1"], "unknown config key 'nope'"),
-    (S, "the following arguments are required: --out"),
 ]
 
 
-@pytest.mark.parametrize("argv, match", SWEEP_CASES, ids=[" ".join(a[2:])[:60] for a, _ in SWEEP_CASES])
+@pytest.mark.parametrize("argv, match", SWEEP_CASES, ids=[" ".join(a[3:])[:60] for a, _ in SWEEP_CASES])
 def test_sweep_refused_in_one_line_without_writing(files, capsys, argv, match):
     refused(capsys, argv, match, files)
     assert not (files / "s").exists()
