@@ -17,7 +17,7 @@ class DataConfig:
     seconds: float = 2.0
     frame: int = 320  # n
     bits: int = 4  # quantiser bits on (−1, 1): η = 2 / 2^bits
-    min_rms_db: float = -30.0  # non-silent frame rule (see frames.py)
+    min_rms_db: float | None = -30.0  # non-silent frame rule (frames.py); none: keep every frame
     max_train_frames: int = 0  # 0 = all
     max_valid_frames: int = 1024
     max_test_frames: int = 1024

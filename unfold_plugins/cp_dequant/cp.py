@@ -115,7 +115,11 @@ def cp_solve(
         for _ in range(min(check_every, max_iter - it)):
             y, ybar, psi = cp_step(y, ybar, psi, x, K, sigma, tau, h_)
             it += 1
-        gap = primal_dual_gap(y, psi, x, K, h_)
-        if bool((gap <= tol * objective(y, K).clamp_min(1e-12)).all()):
+        if bool(solved(y, psi, x, K, h_, tol).all()):
             break
     return y, psi, it
+
+
+def solved(y: Tensor, psi: Tensor, x: Tensor, K: Tensor, h: Tensor | float, tol: float) -> Tensor:
+    """Per item: the relative primal-dual gap (P − D)/max(P, 1e-12) is at most ``tol``."""
+    return primal_dual_gap(y, psi, x, K, h) <= tol * objective(y, K).clamp_min(1e-12)

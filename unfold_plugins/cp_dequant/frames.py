@@ -34,8 +34,11 @@ def frame_signals(signals: torch.Tensor, n: int) -> torch.Tensor:
     return sig[:, :usable].reshape(-1, n)
 
 
-def nonsilent(frames: torch.Tensor, min_rms_db: float = -30.0) -> torch.Tensor:
-    """The rows of ``frames`` (m, n) whose RMS reaches ``min_rms_db`` dB re full scale."""
+def nonsilent(frames: torch.Tensor, min_rms_db: float | None = -30.0) -> torch.Tensor:
+    """The rows of ``frames`` (m, n) whose RMS reaches ``min_rms_db`` dB re full scale; every
+    row when ``min_rms_db`` is None (−∞ dB: the paper's protocol keeps all frames)."""
+    if min_rms_db is None:
+        return frames
     rms = frames.pow(2).mean(dim=1).sqrt()
     return frames[rms >= 10 ** (min_rms_db / 20)]
 
@@ -55,7 +58,7 @@ class Frames(Dataset):
         return self.frames[i]
 
 
-def speech_frames(signals: torch.Tensor, n: int, min_rms_db: float, max_frames: int,
+def speech_frames(signals: torch.Tensor, n: int, min_rms_db: float | None, max_frames: int,
                   seed: int = 0) -> Frames:
     """Non-silent frames of ``signals``, at most ``max_frames`` (a seeded random subset; 0 = all)."""
     frames = nonsilent(frame_signals(signals, n), min_rms_db)

@@ -9,6 +9,7 @@ trained depth) and, with ``eval.optimality``, problem (14) solved to a relative 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,7 +22,7 @@ from unfold.results import RunContext
 from unfold.signal.quantize import quantize
 from unfold.task import Method, Task
 from unfold_plugins.cp_dequant.config import CPDConfig
-from unfold_plugins.cp_dequant.cp import cp_solve
+from unfold_plugins.cp_dequant.cp import cp_solve, solved
 from unfold_plugins.cp_dequant.frames import speech_frames
 from unfold_plugins.cp_dequant.unroller import ChambollePock, CPProblem
 
@@ -41,16 +42,41 @@ class Quantized(nn.Module):
         return problem.x
 
 
+@dataclass
+class Stops:
+    """How the optimality solves of one method ended, over the test batches."""
+
+    batches: int = 0
+    converged: int = 0  # batches whose every item reached the gap tolerance
+    iterations: list[int] = field(default_factory=list)
+
+    def note(self, name: str, tol: float, max_iter: int) -> str:
+        most = max(self.iterations, default=0)
+        if self.converged == self.batches:
+            return (f"{name}: every test batch reached the relative primal-dual gap <= {tol:g} "
+                    f"(at most {most} iterations; cap {max_iter}).")
+        return (f"{name}: {self.batches - self.converged} of {self.batches} test batches stopped at "
+                f"the iteration cap {max_iter} before the relative gap <= {tol:g}: not solved to "
+                "optimality.")
+
+
 class Optimality(nn.Module):
-    """Solve (14) with the layer-0 K of ``model`` until the relative gap < tol ("optimality")."""
+    """Solve (14) with the layer-0 K of ``model`` until the relative gap < tol ("optimality"),
+    recording in ``stops`` whether the gap or the iteration cap ended each batch."""
 
     def __init__(self, model: ChambollePock, max_iter: int, tol: float) -> None:
         super().__init__()
         self.model, self.max_iter, self.tol = model, max_iter, tol
+        self.stops = Stops()
 
     def forward(self, problem: CPProblem, n_iter: int | None = None) -> torch.Tensor:
         K = self.model.theta(0).K.detach()
-        return cp_solve(problem.x, K, problem.h, self.max_iter, self.tol)[0]
+        y, psi, it = cp_solve(problem.x, K, problem.h, self.max_iter, self.tol)
+        done = solved(y, psi, problem.x, K, problem.h.reshape(-1, 1), self.tol)
+        self.stops.batches += 1
+        self.stops.converged += int(bool(done.all()))
+        self.stops.iterations.append(it)
+        return y
 
 
 def quantize_batch(frames: torch.Tensor, bits: int) -> CPProblem:
@@ -97,14 +123,23 @@ class DequantTask(Task[ChambollePock]):
         for tying, model in trained.items():
             for n in depths if tying == "tied" else [L]:
                 out.append(Method("CP-learnedK", model, n, tying, trained=True))
+        self._optimality = {}
         if e.optimality:
-            out.append(Method("CP-DCT-opt", Optimality(dct, e.opt_max_iter, e.opt_tol),
-                              e.opt_max_iter))
+            self._optimality["CP-DCT-opt"] = Optimality(dct, e.opt_max_iter, e.opt_tol)
             if "tied" in trained:
-                out.append(Method("CP-learnedK-opt",
-                                  Optimality(trained["tied"], e.opt_max_iter, e.opt_tol),
-                                  e.opt_max_iter, "tied", trained=True))
+                self._optimality["CP-learnedK-opt"] = Optimality(trained["tied"], e.opt_max_iter,
+                                                                 e.opt_tol)
+            for name, solver in self._optimality.items():
+                out.append(Method(name, solver, e.opt_max_iter, "tied" if name != "CP-DCT-opt"
+                                  else None, trained=name != "CP-DCT-opt"))
         return out
+
+    def notes(self, ctx: RunContext[ChambollePock]) -> list[str]:
+        """Which stopped each optimality solve: the gap tolerance or the iteration cap."""
+        e = ctx.cfg.eval
+        return [solver.stops.note(name, e.opt_tol, e.opt_max_iter)
+                for name, solver in getattr(self, "_optimality", {}).items()
+                if solver.stops.batches]
 
     def figures(self, ctx: RunContext[ChambollePock]) -> list[Path]:
         from unfold_plugins.cp_dequant import figures

@@ -51,6 +51,31 @@ def test_frames_normalise_drop_tail_and_silence():
     assert len(speech_frames(x, 32, -30.0, max_frames=5)) == 5
     with pytest.raises(ValueError, match="min_rms_db"):
         speech_frames(torch.zeros(2, 100), 32, -30.0, 0)
+    assert torch.equal(nonsilent(fr, None), fr)  # none: every frame, silence included (paper)
+    assert len(speech_frames(torch.zeros(2, 100), 32, None, 0)) == 6
+
+
+def test_optimality_notes_say_whether_the_gap_or_the_cap_stopped_it():
+    from unfold_plugins.cp_dequant.task import Optimality, quantize_batch
+
+    dct = plugin.recipe("cp-dequant").task().build_model(
+        plugin.recipe("cp-dequant").resolve(overrides=["data.frame=16"]), "tied", trainable=False)
+    y = 0.8 * torch.sin(torch.linspace(0, 6, 4 * 16)).reshape(4, 16).double()
+    p = quantize_batch(y, 4)
+    capped, solved = Optimality(dct.double(), 3, 1e-9), Optimality(dct.double(), 100_000, 1e-3)
+    capped(p)
+    solved(p)
+    assert capped.stops.converged == 0 and capped.stops.iterations == [3]
+    assert "1 of 1 test batches stopped at the iteration cap 3" in capped.stops.note("opt", 1e-9, 3)
+    assert solved.stops.converged == 1 and solved.stops.iterations[0] < 100_000
+    assert "every test batch reached" in solved.stops.note("opt", 1e-3, 100_000)
+
+
+def test_budget_recipe_keeps_every_frame_and_the_papers_schedule():
+    cfg = plugin.recipe("cp-dequant-budget").resolve()
+    assert cfg.data.min_rms_db is None and cfg.data.n_train * 100 >= 60_000
+    assert (cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.train.lr_end) == (20, 32, 1e-5, 1e-8)
+    assert (cfg.eval.opt_tol, cfg.eval.opt_max_iter) == (1e-6, 100_000)
 
 
 def test_problem_quantises_within_half_step_and_metrics(tiny):
