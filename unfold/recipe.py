@@ -116,15 +116,8 @@ class Recipe:
         return cfg
 
 
-def _leaf_keys(cfg: Any, prefix: str = "") -> list[str]:
-    keys = []
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(v):
-            keys += _leaf_keys(v, prefix + f.name + ".")
-        else:
-            keys.append(prefix + f.name)
-    return keys
+def _leaf_keys(cfg: Any) -> list[str]:
+    return [key for key, _ in _leaves(cfg)]
 
 
 def _locate(cfg: Any, key: str) -> tuple[Any, dataclasses.Field]:
