@@ -1,4 +1,4 @@
-"""Bad input to the core commands (``run``, ``eval``, ``compare``, argparse): one case per row,
+"""Bad input to the core commands (``run``, ``eval``, ``compare``, ``show``, argparse): one case per row,
 each a one-line refusal with exit status 2, no traceback, nothing written or changed."""
 
 import json
@@ -119,6 +119,13 @@ CASES = [
     (["compare", "nope"], "unknown plugin 'nope'"),
     (["compare", "--seed", "-5"], "argument --seed"),
     (["compare", "--device", "gpu"], "argument --device: invalid choice"),
+    # show
+    (["show", "nope"], "unknown recipe 'nope'"),
+    (["show", "lista", "--set", "model.nope=1"], "unknown config key 'model.nope'"),
+    (["show", "lista", "--set", "train.lr=1e400"], "train.lr must be a finite number"),
+    (["show", "lista", "--set", "train.backprop=sideways"], "unknown backprop 'sideways'"),
+    (["show", "lista", "--set", "train.epochs"], "--set expects key=value"),
+    (["show"], "the following arguments are required: recipe"),
     # plugin subcommands
     (["lista-tutorial", "nope"], "invalid choice"),
 ]
