@@ -46,6 +46,7 @@ import torch.nn.functional as F
 
 WINDOWS = ("sine", "sqrt-hann")
 PAD_MODES = ("constant", "reflect")
+ENVELOPES_KEPT = 8  # window envelopes cached by :meth:`STFT.inverse`, one per signal length
 
 
 def make_window(name: str, n_fft: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -110,6 +111,8 @@ class STFT(torch.nn.Module):
         if drop_nyquist:
             weights = weights[:-1]
         self.register_buffer("bin_weights", weights, persistent=False)
+        self._window_cache: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+        self._envelope_cache: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
 
     def n_frames(self, length: int) -> int:
         """Number of frames for a signal of ``length`` samples (see module doc)."""
@@ -134,14 +137,28 @@ class STFT(torch.nn.Module):
             raise ValueError("signal length unknown: pass length= here or to STFT(...)")
         return length
 
+    def _window(self, like: torch.Tensor) -> torch.Tensor:
+        """The scaled window in ``like``'s real dtype and device, cast once and cached."""
+        dtype = like.real.dtype if like.is_complex() else like.dtype
+        key = (dtype, like.device)
+        if key not in self._window_cache:
+            with torch.inference_mode(False):  # usable by autograd whichever mode filled it
+                self._window_cache[key] = self.window.to(device=like.device, dtype=dtype)
+        return self._window_cache[key]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Analysis ``(batch, samples) -> (batch, freq, frames)`` complex."""
+        """Analysis ``(batch, samples) -> (batch, freq, frames)`` complex.
+
+        The result is a transposed view of a frame-major ``(batch, frames, freq)`` tensor (the
+        layout the FFT writes); elementwise work between such spectra keeps that layout and
+        :meth:`adjoint` reads it back without a copy.
+        """
         if x.dim() != 2:
             raise ValueError(f"x must have shape (batch, samples), got {tuple(x.shape)}")
         left, right = self._pads(x.shape[-1])
         mode = "reflect" if self.pad_mode == "reflect" else "constant"
         xp = F.pad(x.unsqueeze(1), (left, right), mode=mode).squeeze(1)
-        frames = xp.unfold(-1, self.n_fft, self.hop) * self.window.to(x.dtype)
+        frames = xp.unfold(-1, self.n_fft, self.hop) * self._window(x)
         spec = torch.fft.rfft(frames, norm="ortho").transpose(1, 2)
         return spec[:, :-1] if self.drop_nyquist else spec
 
@@ -158,13 +175,26 @@ class STFT(torch.nn.Module):
         if self.drop_nyquist:
             spec = F.pad(spec, (0, 0, 0, 1))
         frames = torch.fft.irfft(spec.transpose(1, 2), n=self.n_fft, norm="ortho")
-        return self._fold(frames * self.window.to(frames.dtype), length)
+        return self._fold(frames * self._window(frames), length)
 
     def _fold(self, frames: torch.Tensor, length: int) -> torch.Tensor:
+        r"""Overlap-add of frames ``(batch, frames, n_fft)`` -> ``(batch, padded_samples)``.
+
+        At ``hop = n_fft/2`` sample block ``m`` (of ``hop`` samples) is the second half of frame
+        ``m - 1`` plus the first half of frame ``m``: one addition and one concatenation, where
+        ``F.fold`` (col2im) is several times slower on CPU. Other hops use ``F.fold``.
+        """
         left, right = self._pads(length)
+        padded = left + length + right  # >= n_fft + (frames - 1) * hop, the frames' extent
+        if 2 * self.hop == self.n_fft:
+            halves = frames.unflatten(-1, (2, self.hop))  # (batch, frames, 2, hop)
+            first, second = halves[:, :, 0], halves[:, :, 1]
+            inner = first[:, 1:] + second[:, :-1]
+            out = torch.cat([first[:, :1], inner, second[:, -1:]], dim=1).flatten(1)
+            return F.pad(out, (0, padded - out.shape[1])) if padded > out.shape[1] else out
         out = F.fold(
             frames.transpose(1, 2),
-            output_size=(1, left + length + right),
+            output_size=(1, padded),
             kernel_size=(1, self.n_fft),
             stride=(1, self.hop),
         )
@@ -193,13 +223,23 @@ class STFT(torch.nn.Module):
         """
         length = self._length(length)
         y = self._overlap_add(spec, length)
-        w2 = (self.window.to(y.dtype) ** 2).expand(1, self.n_frames(length), -1)
-        env = self._fold(w2, length)
         half = self.n_fft // 2
-        env = env[:, half : half + length]
-        if bool((env.abs() < 1e-11).any()):
-            raise ValueError("window envelope vanishes somewhere: this STFT is not invertible")
-        return y[:, half : half + length] / env
+        return y[:, half : half + length] / self._envelope(length, y)
+
+    def _envelope(self, length: int, like: torch.Tensor) -> torch.Tensor:
+        """Window envelope :math:`\\sum_t w^2[n - th]` ``(1, length)``, cached per length."""
+        key = (length, like.dtype, like.device)
+        if key not in self._envelope_cache:
+            with torch.inference_mode(False):
+                w2 = (self._window(like) ** 2).expand(1, self.n_frames(length), -1)
+                half = self.n_fft // 2
+                env = self._fold(w2, length)[:, half : half + length]
+            if bool((env.abs() < 1e-11).any()):
+                raise ValueError("window envelope vanishes somewhere: this STFT is not invertible")
+            if len(self._envelope_cache) >= ENVELOPES_KEPT:  # variable lengths: bounded memory
+                self._envelope_cache.pop(next(iter(self._envelope_cache)))
+            self._envelope_cache[key] = env
+        return self._envelope_cache[key]
 
     def inner(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Per-item inner product of one-sided spectra ``(batch, freq, frames)`` -> ``(batch,)``."""
