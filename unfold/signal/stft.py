@@ -111,7 +111,7 @@ class STFT(torch.nn.Module):
         if drop_nyquist:
             weights = weights[:-1]
         self.register_buffer("bin_weights", weights, persistent=False)
-        self._window_cache: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+        self._cast_cache: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
         self._envelope_cache: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
 
     def n_frames(self, length: int) -> int:
@@ -137,24 +137,31 @@ class STFT(torch.nn.Module):
             raise ValueError("signal length unknown: pass length= here or to STFT(...)")
         return length
 
-    def _window(self, like: torch.Tensor) -> torch.Tensor:
-        """The scaled window in ``like``'s real dtype and device, cast once and cached."""
+    def _cast(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        """Buffer ``name`` in ``like``'s real dtype and device, cast once and cached."""
         dtype = like.real.dtype if like.is_complex() else like.dtype
-        key = (dtype, like.device)
-        if key not in self._window_cache:
+        key = (name, dtype, like.device)
+        if key not in self._cast_cache:
             with torch.inference_mode(False):  # usable by autograd whichever mode filled it
-                self._window_cache[key] = self.window.to(device=like.device, dtype=dtype)
-        return self._window_cache[key]
+                self._cast_cache[key] = getattr(self, name).to(device=like.device, dtype=dtype)
+        return self._cast_cache[key]
+
+    def _window(self, like: torch.Tensor) -> torch.Tensor:
+        return self._cast("window", like)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Analysis ``(batch, samples) -> (batch, freq, frames)`` complex.
 
         The result is a transposed view of a frame-major ``(batch, frames, freq)`` tensor (the
         layout the FFT writes); elementwise work between such spectra keeps that layout and
-        :meth:`adjoint` reads it back without a copy.
+        :meth:`adjoint` reads it back without a copy. Its gradient is :meth:`adjoint` applied
+        to the incoming gradient divided by the bin weights (see :class:`_Analysis`).
         """
         if x.dim() != 2:
             raise ValueError(f"x must have shape (batch, samples), got {tuple(x.shape)}")
+        return _Analysis.apply(x, self)
+
+    def _analysis(self, x: torch.Tensor) -> torch.Tensor:
         left, right = self._pads(x.shape[-1])
         mode = "reflect" if self.pad_mode == "reflect" else "constant"
         xp = F.pad(x.unsqueeze(1), (left, right), mode=mode).squeeze(1)
@@ -201,8 +208,11 @@ class STFT(torch.nn.Module):
         return out.reshape(frames.shape[0], -1)
 
     def adjoint(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:
-        """Adjoint ``A^H``: ``(batch, freq, frames) -> (batch, length)`` real."""
-        length = self._length(length)
+        """Adjoint ``A^H``: ``(batch, freq, frames) -> (batch, length)`` real (its gradient is
+        the bin weights times :meth:`forward` of the incoming gradient, see :class:`_Adjoint`)."""
+        return _Adjoint.apply(spec, self, self._length(length))
+
+    def _adjoint(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         y = self._overlap_add(spec, length)
         half = self.n_fft // 2
         x = y[:, half : half + length]
@@ -243,5 +253,41 @@ class STFT(torch.nn.Module):
 
     def inner(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Per-item inner product of one-sided spectra ``(batch, freq, frames)`` -> ``(batch,)``."""
-        prod = (a.conj() * b).real * self.bin_weights.to(a.real.dtype)[:, None]
+        prod = (a.conj() * b).real * self._cast("bin_weights", a)[:, None]
         return prod.sum(dim=(1, 2))
+
+
+class _Analysis(torch.autograd.Function):
+    r"""``X = A x`` with the backward written as the adjoint.
+
+    With PyTorch's convention for a complex output (``g = ∂L/∂Re X + i ∂L/∂Im X``) the gradient
+    of a real-to-complex linear map is :math:`\mathrm{Re}(M^H g)` (Euclidean adjoint over the
+    one-sided bins), which is :meth:`STFT.adjoint` of ``g / c`` (:math:`c_k` the bin weights of
+    the module doc): one inverse FFT and one overlap-add, where autograd through ``rfft`` and
+    ``unfold`` pays a full-length complex FFT and an ``unfold_backward``. Differentiable again
+    (the backward calls :class:`_Adjoint`).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, op: STFT) -> torch.Tensor:  # type: ignore[override]
+        ctx.op, ctx.length = op, x.shape[-1]
+        return op._analysis(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        op = ctx.op
+        return _Adjoint.apply(grad / op._cast("bin_weights", grad)[:, None], op, ctx.length), None
+
+
+class _Adjoint(torch.autograd.Function):
+    r"""``x = A^H Y = \mathrm{Re}(M^H (c ⊙ Y))``; its gradient is :math:`c ⊙ (A\,g)`."""
+
+    @staticmethod
+    def forward(ctx, spec: torch.Tensor, op: STFT, length: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.op = op
+        return op._adjoint(spec, length)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
+        op = ctx.op
+        return _Analysis.apply(grad, op) * op._cast("bin_weights", grad)[:, None], None, None

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import torch
 
 from unfold.params import Param
-from unfold.signal.modulus import modulus
+from unfold.signal.modulus import modulus, with_phase_of
 from unfold.unroller import Theta, Unroller
-from unfold_plugins.admm_pr.gla import with_phase_of
+from unfold_plugins.admm_pr.gla import EPS
 from unfold_plugins.admm_pr.problem import PRProblem, example_problem
 from unfold_plugins.admm_pr.prox import Prox, get_prox
 
@@ -60,7 +60,8 @@ def admm_step(s: ADMMState, r: Tensor, rho: Tensor | float,
     R = r if d == 1 else r * r
     scaled_lam = s.lam / rho
     h = cpow(s.Ax, d) + scaled_lam  # (5)
-    v = with_phase_of(h, prox(modulus(h), R))  # (6), (7): u ⊙ e^{iθ}
+    mag = modulus(h)
+    v = with_phase_of(h, prox(mag, R), mag, EPS)  # (6), (7): u ⊙ e^{iθ}
     x = synthesis(cpow(v - scaled_lam, 1 / d))  # (8)
     Ax = analysis(x)
     lam = s.lam + rho * (cpow(Ax, d) - v)  # (9)

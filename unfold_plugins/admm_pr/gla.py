@@ -22,25 +22,18 @@ from dataclasses import dataclass
 import torch
 
 from unfold.params import Interval, Param
-from unfold.signal.modulus import modulus
+from unfold.signal.modulus import with_phase_of
 from unfold.unroller import Theta, Unroller
 from unfold_plugins.admm_pr.problem import PRProblem, example_problem
 
 Tensor = torch.Tensor
-EPS = 1e-16
-
-
-def with_phase_of(z: Tensor, m: Tensor, eps: float = EPS) -> Tensor:
-    """m ⊙ P(z) with the phase factor P(z) = z / (|z| + ε) (0 where z = 0), computed as
-    z ⊙ (m / (|z| + ε)): one real division and one complex-by-real product instead of a complex
-    division and a complex product."""
-    return z * (m / (modulus(z) + eps))
+EPS = 1e-16  # ε of the phase factor P
 
 
 def gla_step(x: Tensor, r: Tensor, analysis: Callable[[Tensor], Tensor],
              synthesis: Callable[[Tensor], Tensor]) -> Tensor:
     """One GLA iteration x -> A^+(r ⊙ P(A x))."""
-    return synthesis(with_phase_of(analysis(x), r))
+    return synthesis(with_phase_of(analysis(x), r, eps=EPS))
 
 
 def fgla_step(x: Tensor, prev: Tensor, r: Tensor, momentum: Tensor | float,
@@ -49,7 +42,7 @@ def fgla_step(x: Tensor, prev: Tensor, r: Tensor, momentum: Tensor | float,
     """One FGLA iteration (x, c_{t−1}) -> (x_{t+1}, c_t)."""
     c = analysis(x)
     z = c - (momentum / (1 + momentum)) * prev
-    return synthesis(with_phase_of(z, r)), c
+    return synthesis(with_phase_of(z, r, eps=EPS)), c
 
 
 @dataclass

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from unfold.signal.modulus import modulus
+from unfold.signal.modulus import modulus, with_phase_of
 from unfold.signal.stft import STFT
 
 CONFIGS = [
@@ -112,3 +112,35 @@ def test_modulus_gradient_is_abs_gradient_and_zero_at_zero():
     assert g1[0] == 0
     assert float(modulus(torch.zeros(1, dtype=torch.complex64))) <= math.sqrt(
         torch.finfo(torch.float32).tiny) * 1.0001
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"pad_mode": "reflect"}, {"hop": 6, "drop_nyquist": True},
+                                    {"hop": 4}])
+def test_hand_written_backward_of_analysis_and_adjoint(kwargs):
+    op = STFT(16, kwargs.pop("hop", 8), **kwargs)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 41, generator=g, dtype=torch.float64, requires_grad=True)
+    spec = op(x).detach().clone().requires_grad_()
+    assert torch.autograd.gradcheck(op, (x,))
+    assert torch.autograd.gradcheck(lambda s: op.adjoint(s, 41), (spec,))
+    assert torch.autograd.gradgradcheck(op, (x,))
+    assert torch.autograd.gradgradcheck(lambda s: op.adjoint(s, 41), (spec,))
+
+
+def test_modulus_gradcheck():
+    z = torch.randn(3, 5, dtype=torch.complex128, requires_grad=True)
+    assert torch.autograd.gradcheck(modulus, (z,))
+    assert torch.autograd.gradgradcheck(modulus, (z,))
+
+
+def test_with_phase_of_equals_reference_and_gradcheck():
+    g = torch.Generator().manual_seed(7)
+    z = torch.randn(4, 9, generator=g, dtype=torch.complex128)
+    z[0, 0] = 0
+    m = torch.rand(4, 9, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(with_phase_of(z, m), m * (z / (z.abs() + 1e-16)), rtol=1e-14,
+                               atol=0)
+    z, m = z[1:].requires_grad_(), m[1:].requires_grad_()
+    assert torch.autograd.gradcheck(with_phase_of, (z, m))
+    mod = modulus(z).detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b, c: with_phase_of(a, b, c), (z, m, mod))
