@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torchaudio
 
+from benchmarks.benchjson import load_average, machine, timed
 from unfold.metrics import neg_stoi_loss
 from unfold.signal.stft import STFT
 from unfold_plugins.admm_pr import ADMM, GLA, UADMM
@@ -52,32 +50,6 @@ def signals(batch: int, seconds: float) -> torch.Tensor:
     harm = sum(torch.sin(2 * torch.pi * k * f0 * t) / k for k in range(1, 20))
     env = 0.5 * (1 + torch.sin(2 * torch.pi * 3 * t))
     return 0.3 * harm * env + 0.01 * torch.randn(batch, n, generator=g)
-
-
-def load_average() -> list[float] | None:
-    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
-
-
-def machine(device: torch.device) -> dict:
-    """Platform, CPU count, torch threads, versions (and the GPU's name on CUDA)."""
-    out = {"platform": platform.platform(), "processor": platform.processor(),
-           "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-           "torch": torch.__version__, "torchaudio": torchaudio.__version__,
-           "python": platform.python_version(), "device": str(device)}
-    if device.type == "cuda":
-        out["gpu"] = torch.cuda.get_device_name(device)
-    return out
-
-
-def timed(fn: Callable[[], object], per: int, device: torch.device) -> float:
-    """Seconds per iteration of ``fn`` (which runs ``per`` iterations)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t0 = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - t0) / per
 
 
 def main() -> None:
@@ -141,7 +113,7 @@ def main() -> None:
         "ratio_to_peer": ratios,
         "target_ratio": TARGETS,
         "met": {k: ratios[k] <= t for k, t in TARGETS.items()},
-        "machine": machine(dev),
+        "machine": machine(dev, torchaudio=torchaudio.__version__),
         "load_average_before": load_before, "load_average_after": load_average(),
     }
     text = json.dumps(out, indent=2)
