@@ -58,7 +58,8 @@ def admm_step(s: ADMMState, r: Tensor, rho: Tensor | float,
               synthesis: Callable[[Tensor], Tensor]) -> ADMMState:
     """One ADMM iteration (5)–(9); ``prox(y, R)`` already holds ρ (and any learned parameter)."""
     R = r if d == 1 else r * r
-    scaled_lam = s.lam * (1 / rho)  # a product: complex / real costs ~7x as much on CPU
+    inv_rho = 1 / torch.as_tensor(rho, dtype=s.lam.real.dtype)  # in the state's precision
+    scaled_lam = s.lam * inv_rho  # a product: complex / real costs ~7x as much on CPU
     h = cpow(s.Ax, d) + scaled_lam  # (5)
     mag = modulus(h)
     v = with_phase_of(h, prox(mag, R), mag, EPS)  # (6), (7): u ⊙ e^{iθ}
