@@ -41,9 +41,12 @@ class NegSquare:
 
 
 def apl(z: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    """APL of eq. (18) elementwise; z any shape, w and b ``(C,)``."""
-    hinge = torch.relu(b - z.unsqueeze(-1))  # (..., C)
-    return torch.relu(z) + (hinge * w).sum(-1)
+    """APL of eq. (18) elementwise; z any shape, w and b ``(C,)``. One pass per piece, with no
+    ``(..., C)`` intermediate (summing over a trailing axis of C is slow)."""
+    hinges = torch.relu(b[0] - z) * w[0]
+    for c in range(1, w.shape[0]):
+        hinges = torch.addcmul(hinges, torch.relu(b[c] - z), w[c])
+    return torch.relu(z) + hinges
 
 
 def apl_bar(z: Tensor, w: Tensor, b: Tensor) -> Tensor:

@@ -46,6 +46,7 @@ import torch.nn.functional as F
 
 WINDOWS = ("sine", "sqrt-hann")
 PAD_MODES = ("constant", "reflect")
+ENVELOPES_KEPT = 8  # window envelopes cached by :meth:`STFT.inverse`, one per signal length
 
 
 def make_window(name: str, n_fft: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -81,6 +82,7 @@ class STFT(torch.nn.Module):
 
     window: torch.Tensor
     bin_weights: torch.Tensor
+    inv_bin_weights: torch.Tensor
 
     def __init__(
         self,
@@ -110,6 +112,9 @@ class STFT(torch.nn.Module):
         if drop_nyquist:
             weights = weights[:-1]
         self.register_buffer("bin_weights", weights, persistent=False)
+        self.register_buffer("inv_bin_weights", 1 / weights, persistent=False)
+        self._cast_cache: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
+        self._envelope_cache: dict[tuple[int, torch.dtype, torch.device], torch.Tensor] = {}
 
     def n_frames(self, length: int) -> int:
         """Number of frames for a signal of ``length`` samples (see module doc)."""
@@ -134,14 +139,35 @@ class STFT(torch.nn.Module):
             raise ValueError("signal length unknown: pass length= here or to STFT(...)")
         return length
 
+    def _cast(self, name: str, like: torch.Tensor) -> torch.Tensor:
+        """Buffer ``name`` in ``like``'s real dtype and device, cast once and cached."""
+        dtype = like.real.dtype if like.is_complex() else like.dtype
+        key = (name, dtype, like.device)
+        if key not in self._cast_cache:
+            with torch.inference_mode(False):  # usable by autograd whichever mode filled it
+                self._cast_cache[key] = getattr(self, name).to(device=like.device, dtype=dtype)
+        return self._cast_cache[key]
+
+    def _window(self, like: torch.Tensor) -> torch.Tensor:
+        return self._cast("window", like)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Analysis ``(batch, samples) -> (batch, freq, frames)`` complex."""
+        """Analysis ``(batch, samples) -> (batch, freq, frames)`` complex.
+
+        The result is a transposed view of a frame-major ``(batch, frames, freq)`` tensor (the
+        layout the FFT writes); elementwise work between such spectra keeps that layout and
+        :meth:`adjoint` reads it back without a copy. Its gradient is :meth:`adjoint` applied
+        to the incoming gradient divided by the bin weights (see :class:`_Analysis`).
+        """
         if x.dim() != 2:
             raise ValueError(f"x must have shape (batch, samples), got {tuple(x.shape)}")
+        return _Analysis.apply(x, self)
+
+    def _analysis(self, x: torch.Tensor) -> torch.Tensor:
         left, right = self._pads(x.shape[-1])
         mode = "reflect" if self.pad_mode == "reflect" else "constant"
         xp = F.pad(x.unsqueeze(1), (left, right), mode=mode).squeeze(1)
-        frames = xp.unfold(-1, self.n_fft, self.hop) * self.window.to(x.dtype)
+        frames = xp.unfold(-1, self.n_fft, self.hop) * self._window(x)
         spec = torch.fft.rfft(frames, norm="ortho").transpose(1, 2)
         return spec[:, :-1] if self.drop_nyquist else spec
 
@@ -158,21 +184,37 @@ class STFT(torch.nn.Module):
         if self.drop_nyquist:
             spec = F.pad(spec, (0, 0, 0, 1))
         frames = torch.fft.irfft(spec.transpose(1, 2), n=self.n_fft, norm="ortho")
-        return self._fold(frames * self.window.to(frames.dtype), length)
+        return self._fold(frames * self._window(frames), length)
 
     def _fold(self, frames: torch.Tensor, length: int) -> torch.Tensor:
+        r"""Overlap-add of frames ``(batch, frames, n_fft)`` -> ``(batch, padded_samples)``.
+
+        At ``hop = n_fft/2`` sample block ``m`` (of ``hop`` samples) is the second half of frame
+        ``m - 1`` plus the first half of frame ``m``: one addition and one concatenation, where
+        ``F.fold`` (col2im) is several times slower on CPU. Other hops use ``F.fold``.
+        """
         left, right = self._pads(length)
+        padded = left + length + right  # >= n_fft + (frames - 1) * hop, the frames' extent
+        if 2 * self.hop == self.n_fft:
+            halves = frames.unflatten(-1, (2, self.hop))  # (batch, frames, 2, hop)
+            first, second = halves[:, :, 0], halves[:, :, 1]
+            inner = first[:, 1:] + second[:, :-1]
+            out = torch.cat([first[:, :1], inner, second[:, -1:]], dim=1).flatten(1)
+            return F.pad(out, (0, padded - out.shape[1])) if padded > out.shape[1] else out
         out = F.fold(
             frames.transpose(1, 2),
-            output_size=(1, left + length + right),
+            output_size=(1, padded),
             kernel_size=(1, self.n_fft),
             stride=(1, self.hop),
         )
         return out.reshape(frames.shape[0], -1)
 
     def adjoint(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:
-        """Adjoint ``A^H``: ``(batch, freq, frames) -> (batch, length)`` real."""
-        length = self._length(length)
+        """Adjoint ``A^H``: ``(batch, freq, frames) -> (batch, length)`` real (its gradient is
+        the bin weights times :meth:`forward` of the incoming gradient, see :class:`_Adjoint`)."""
+        return _Adjoint.apply(spec, self, self._length(length))
+
+    def _adjoint(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         y = self._overlap_add(spec, length)
         half = self.n_fft // 2
         x = y[:, half : half + length]
@@ -193,15 +235,63 @@ class STFT(torch.nn.Module):
         """
         length = self._length(length)
         y = self._overlap_add(spec, length)
-        w2 = (self.window.to(y.dtype) ** 2).expand(1, self.n_frames(length), -1)
-        env = self._fold(w2, length)
         half = self.n_fft // 2
-        env = env[:, half : half + length]
-        if bool((env.abs() < 1e-11).any()):
-            raise ValueError("window envelope vanishes somewhere: this STFT is not invertible")
-        return y[:, half : half + length] / env
+        return y[:, half : half + length] / self._envelope(length, y)
+
+    def _envelope(self, length: int, like: torch.Tensor) -> torch.Tensor:
+        """Window envelope :math:`\\sum_t w^2[n - th]` ``(1, length)``, cached per length."""
+        key = (length, like.dtype, like.device)
+        if key not in self._envelope_cache:
+            with torch.inference_mode(False):
+                w2 = (self._window(like) ** 2).expand(1, self.n_frames(length), -1)
+                half = self.n_fft // 2
+                env = self._fold(w2, length)[:, half : half + length]
+            if bool((env.abs() < 1e-11).any()):
+                raise ValueError("window envelope vanishes somewhere: this STFT is not invertible")
+            if len(self._envelope_cache) >= ENVELOPES_KEPT:  # variable lengths: bounded memory
+                self._envelope_cache.pop(next(iter(self._envelope_cache)))
+            self._envelope_cache[key] = env
+        return self._envelope_cache[key]
 
     def inner(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Per-item inner product of one-sided spectra ``(batch, freq, frames)`` -> ``(batch,)``."""
-        prod = (a.conj() * b).real * self.bin_weights.to(a.real.dtype)[:, None]
+        prod = (a.conj() * b).real * self._cast("bin_weights", a)[:, None]
         return prod.sum(dim=(1, 2))
+
+
+class _Analysis(torch.autograd.Function):
+    r"""``X = A x`` with the backward written as the adjoint.
+
+    With PyTorch's convention for a complex output (``g = ∂L/∂Re X + i ∂L/∂Im X``) the gradient
+    of a real-to-complex linear map is :math:`\mathrm{Re}(M^H g)` (Euclidean adjoint over the
+    one-sided bins), which is :meth:`STFT.adjoint` of ``g / c`` (:math:`c_k` the bin weights of
+    the module doc): one inverse FFT and one overlap-add, where autograd through ``rfft`` and
+    ``unfold`` pays a full-length complex FFT and an ``unfold_backward``. Differentiable again
+    (the backward calls :class:`_Adjoint`).
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, op: STFT) -> torch.Tensor:  # type: ignore[override]
+        ctx.op, ctx.length = op, x.shape[-1]
+        return op._analysis(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        op = ctx.op
+        # a product with 1/c: dividing complex by real on CPU costs ten times as much
+        inv_c = op._cast("inv_bin_weights", grad)[:, None]
+        return _Adjoint.apply(grad * inv_c, op, ctx.length), None
+
+
+class _Adjoint(torch.autograd.Function):
+    r"""``x = A^H Y = \mathrm{Re}(M^H (c ⊙ Y))``; its gradient is :math:`c ⊙ (A\,g)`."""
+
+    @staticmethod
+    def forward(ctx, spec: torch.Tensor, op: STFT, length: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.op = op
+        return op._adjoint(spec, length)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
+        op = ctx.op
+        return _Analysis.apply(grad, op) * op._cast("bin_weights", grad)[:, None], None, None

@@ -22,22 +22,18 @@ from dataclasses import dataclass
 import torch
 
 from unfold.params import Interval, Param
+from unfold.signal.modulus import with_phase_of
 from unfold.unroller import Theta, Unroller
 from unfold_plugins.admm_pr.problem import PRProblem, example_problem
 
 Tensor = torch.Tensor
-EPS = 1e-16
-
-
-def unit(z: Tensor, eps: float = EPS) -> Tensor:
-    """P(z) = z / (|z| + ε): the phase factor, 0 where z = 0."""
-    return z / (z.abs() + eps)
+EPS = 1e-16  # ε of the phase factor P
 
 
 def gla_step(x: Tensor, r: Tensor, analysis: Callable[[Tensor], Tensor],
              synthesis: Callable[[Tensor], Tensor]) -> Tensor:
     """One GLA iteration x -> A^+(r ⊙ P(A x))."""
-    return synthesis(r * unit(analysis(x)))
+    return synthesis(with_phase_of(analysis(x), r, eps=EPS))
 
 
 def fgla_step(x: Tensor, prev: Tensor, r: Tensor, momentum: Tensor | float,
@@ -46,7 +42,7 @@ def fgla_step(x: Tensor, prev: Tensor, r: Tensor, momentum: Tensor | float,
     """One FGLA iteration (x, c_{t−1}) -> (x_{t+1}, c_t)."""
     c = analysis(x)
     z = c - (momentum / (1 + momentum)) * prev
-    return synthesis(r * unit(z)), c
+    return synthesis(with_phase_of(z, r, eps=EPS)), c
 
 
 @dataclass

@@ -63,14 +63,17 @@ class Scaled:
         return self.inner.inverse(value) / self.scale
 
 
-def r_term(r: Tensor, theta: Theta) -> Tensor:
-    """γ̃² r^{β−1} (the paper's γ² r^{β−1}/(β−1)); r floored at ``R_FLOOR``."""
-    return theta.gamma2 * torch.exp((theta.beta - 1) * torch.log(r.clamp_min(R_FLOOR)))
+def r_term(r: Tensor, theta: Theta, log_r: Tensor | None = None) -> Tensor:
+    """γ̃² r^{β−1} (the paper's γ² r^{β−1}/(β−1)); r floored at ``R_FLOOR``. ``log_r``:
+    log max(r, R_FLOOR) when already computed (``PRProblem.log_r``, once per problem)."""
+    if log_r is None:
+        log_r = torch.log(r.clamp_min(R_FLOOR))
+    return theta.gamma2 * torch.exp((theta.beta - 1) * log_r)
 
 
-def learned_prox(y: Tensor, r: Tensor, theta: Theta) -> Tensor:
-    """F(y, r) of eq. (19) with the parameters of one layer."""
-    return apl(theta.gamma1 * y + r_term(r, theta), theta.w, theta.b)
+def learned_prox(y: Tensor, r: Tensor, theta: Theta, log_r: Tensor | None = None) -> Tensor:
+    """F(y, r) of eq. (19) with the parameters of one layer (``log_r`` as in :func:`r_term`)."""
+    return apl(torch.addcmul(r_term(r, theta, log_r), theta.gamma1, y), theta.w, theta.b)
 
 
 def apl_tolerance(w: Tensor, b: Tensor) -> float:
@@ -120,8 +123,10 @@ class UADMM(Unroller):
         return admm_init(problem)
 
     def step(self, s: ADMMState, theta: Theta, problem: PRProblem) -> ADMMState:
+        log_r = problem.log_r(R_FLOOR)
+
         def prox(y: Tensor, R: Tensor) -> Tensor:
-            return learned_prox(y, R, theta)
+            return learned_prox(y, R, theta, log_r)
 
         return admm_step(s, problem.r, theta.rho, prox, 1, problem.analysis, problem.synthesis)
 

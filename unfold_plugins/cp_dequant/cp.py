@@ -27,19 +27,31 @@ import math
 
 import torch
 
+from unfold_plugins.cp_dequant.dct import Dense, FastDCT, analysis_operator
+
 Tensor = torch.Tensor
+Operator = Dense | FastDCT
 
 
 def cp_step(
     y: Tensor, ybar: Tensor, psi: Tensor, x: Tensor, K: Tensor, sigma: Tensor | float,
     tau: Tensor | float, h: Tensor | float, theta: float = 1.0,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """One iteration of Algorithm 1; returns (y⁺, ȳ⁺, ψ⁺)."""
-    psi_new = torch.clamp(psi + sigma * (ybar @ K.T), -1.0, 1.0)
-    d = y - tau * (psi_new @ K) - x
+    """One iteration of Algorithm 1 with K a matrix ``(k, n)``; returns (y⁺, ȳ⁺, ψ⁺)."""
+    return cp_step_op(y, ybar, psi, x, Dense(K), sigma, tau, h, theta)
+
+
+def cp_step_op(
+    y: Tensor, ybar: Tensor, psi: Tensor, x: Tensor, op: Operator, sigma: Tensor | float,
+    tau: Tensor | float, h: Tensor | float, theta: float = 1.0,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One iteration of Algorithm 1 with K given as an operator (``Dense`` or ``FastDCT``)."""
+    sigma, tau = torch.as_tensor(sigma, dtype=y.dtype), torch.as_tensor(tau, dtype=y.dtype)
+    psi_new = torch.clamp(torch.addcmul(psi, sigma, op.apply(ybar)), -1.0, 1.0)
+    d = torch.addcmul(y - x, tau, op.adjoint(psi_new), value=-1)
     # torch's clamp overloads take min and max both Tensors or both numbers; -h and h are one or the other
     y_new = x + torch.clamp(d, -h, h)  # type: ignore[arg-type]
-    return y_new, y_new + theta * (y_new - y), psi_new
+    return y_new, torch.add(y_new, y_new - y, alpha=theta), psi_new
 
 
 def dct_matrix(n: int, k: int | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -77,49 +89,61 @@ def step_sizes(norm: Tensor, ratio: Tensor | float = 100.0,
     return scale * root / norm, scale / (root * norm)
 
 
-def primal_dual_gap(y: Tensor, psi: Tensor, x: Tensor, K: Tensor, h: Tensor | float) -> Tensor:
+def primal_dual_gap(y: Tensor, psi: Tensor, x: Tensor, K: Tensor | Operator,
+                    h: Tensor | float) -> Tensor:
     """Gap P(y) − D(ψ) ≥ 0 per item, for feasible y and ‖ψ‖∞ ≤ 1.
 
     P(y) = ‖Ky‖₁; D(ψ) = −G*(−K^⊤ψ) = ⟨K^⊤ψ, x⟩ − h‖K^⊤ψ‖₁ (the conjugate of the box indicator
-    around x is v ↦ ⟨v, x⟩ + h‖v‖₁).
+    around x is v ↦ ⟨v, x⟩ + h‖v‖₁). K a matrix ``(k, n)`` or an operator.
     """
-    kt_psi = psi @ K
-    primal = (y @ K.T).abs().sum(-1)
+    op = as_operator(K)
+    kt_psi = op.adjoint(psi)
+    primal = op.apply(y).abs().sum(-1)
     h_ = torch.as_tensor(h, dtype=y.dtype).reshape(-1)
     dual = (kt_psi * x).sum(-1) - h_ * kt_psi.abs().sum(-1)
     return primal - dual
 
 
-def objective(y: Tensor, K: Tensor) -> Tensor:
-    """‖Ky‖₁ per item."""
-    return (y @ K.T).abs().sum(-1)
+def objective(y: Tensor, K: Tensor | Operator) -> Tensor:
+    """‖Ky‖₁ per item (K a matrix or an operator)."""
+    return as_operator(K).apply(y).abs().sum(-1)
+
+
+def as_operator(K: Tensor | Operator) -> Operator:
+    """An operator for K: a matrix becomes :class:`Dense`; an operator is returned as is."""
+    return Dense(K) if isinstance(K, Tensor) else K
 
 
 @torch.no_grad()
 def cp_solve(
-    x: Tensor, K: Tensor, h: Tensor | float, max_iter: int = 100_000, tol: float = 1e-6,
+    x: Tensor, K: Tensor | Operator, h: Tensor | float, max_iter: int = 100_000, tol: float = 1e-6,
     ratio: float = 100.0, scale: float = 0.99, check_every: int = 50,
 ) -> tuple[Tensor, Tensor, int]:
     """Run Algorithm 1 until every item's relative gap (P − D)/max(P, 1e-12) < tol.
 
     Returns (y, ψ, iterations used). "Optimality inference" of the paper (which runs 1e5
-    iterations; we stop earlier once the certificate says the problem is solved).
+    iterations; we stop earlier once the certificate says the problem is solved). A matrix K
+    that is exactly ``dct_matrix(n, k)`` (the classical method) is applied by FFT
+    (:class:`~unfold_plugins.cp_dequant.dct.FastDCT`, O(n log n) per frame), any other matrix
+    densely; an operator is used as given.
     """
     if max_iter < 0 or tol < 0:
         raise ValueError(f"max_iter and tol must be >= 0, got {max_iter}, {tol}")
-    sigma, tau = step_sizes(spectral_norm(K), ratio, scale)
-    y, ybar, psi = x.clone(), x.clone(), x.new_zeros(x.shape[0], K.shape[0])
+    op = analysis_operator(K) if isinstance(K, Tensor) else K
+    sigma, tau = step_sizes(op.norm().to(x.dtype), ratio, scale)
+    y, ybar, psi = x.clone(), x.clone(), x.new_zeros(x.shape[0], op.shape[0])
     h_ = torch.as_tensor(h, dtype=x.dtype).reshape(-1, 1) if torch.is_tensor(h) else h
     it = 0
     while it < max_iter:
         for _ in range(min(check_every, max_iter - it)):
-            y, ybar, psi = cp_step(y, ybar, psi, x, K, sigma, tau, h_)
+            y, ybar, psi = cp_step_op(y, ybar, psi, x, op, sigma, tau, h_)
             it += 1
-        if bool(solved(y, psi, x, K, h_, tol).all()):
+        if bool(solved(y, psi, x, op, h_, tol).all()):
             break
     return y, psi, it
 
 
-def solved(y: Tensor, psi: Tensor, x: Tensor, K: Tensor, h: Tensor | float, tol: float) -> Tensor:
+def solved(y: Tensor, psi: Tensor, x: Tensor, K: Tensor | Operator, h: Tensor | float,
+           tol: float) -> Tensor:
     """Per item: the relative primal-dual gap (P − D)/max(P, 1e-12) is at most ``tol``."""
     return primal_dual_gap(y, psi, x, K, h) <= tol * objective(y, K).clamp_min(1e-12)

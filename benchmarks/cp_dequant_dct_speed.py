@@ -1,0 +1,87 @@
+"""Speed of cp-dequant inference with the fixed DCT: the FFT operator against the dense matrix.
+
+Chambolle–Pock iterations (Algorithm 1, ``cp_step_op``) on a batch of quantized frames of the
+default setting (n = 320 samples, K = DCT ``(n, n)``), once with ``FastDCT`` (O(n log n) per
+frame) and once with ``Dense(dct_matrix(n))`` (n² per frame), interleaved and repeated in one
+run; also the operator pair K y, Kᵀ ψ alone. Medians in ms per iteration, the dense / fast
+ratio (target >= 5), the largest difference of the iterates, machine and load. JSON to stdout
+and --out.
+
+    python benchmarks/cp_dequant_dct_speed.py --frames 1024 --iters 50 --repeats 5 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import torch
+
+from benchmarks.benchjson import load_average, machine, timed
+from unfold_plugins.cp_dequant.cp import cp_step_op, dct_matrix, step_sizes
+from unfold_plugins.cp_dequant.dct import Dense, FastDCT
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=320, help="frame length")
+    ap.add_argument("--frames", type=int, default=1024, help="frames per batch")
+    ap.add_argument("--iters", type=int, default=50, help="iterations per timing")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", type=Path)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    load_before = load_average()
+    g = torch.Generator().manual_seed(0)
+    clean = torch.cumsum(torch.randn(a.frames, a.n, generator=g), -1) * 0.01
+    h = 1.0 / 64
+    x = (torch.round(clean / (2 * h)) * 2 * h).to(dev)
+    ops = {"fast_dct": FastDCT(a.n), "dense": Dense(dct_matrix(a.n).to(dev))}
+    sigma, tau = step_sizes(torch.tensor(1.0))
+
+    def solve(op) -> torch.Tensor:
+        y, ybar, psi = x.clone(), x.clone(), x.new_zeros(a.frames, a.n)
+        for _ in range(a.iters):
+            y, ybar, psi = cp_step_op(y, ybar, psi, x, op, sigma, tau, h)
+        return y
+
+    def pair(op) -> None:
+        for _ in range(a.iters):
+            op.adjoint(op.apply(x))
+
+    cases = {f"cp_iteration_{k}": (lambda op=op: solve(op)) for k, op in ops.items()}
+    cases |= {f"operator_pair_{k}": (lambda op=op: pair(op)) for k, op in ops.items()}
+    diff = float((solve(ops["fast_dct"]) - solve(ops["dense"])).abs().max())  # also warms up
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(a.repeats):
+        for k, fn in cases.items():
+            times[k].append(timed(fn, a.iters, dev))
+    med = {k: round(statistics.median(v) * 1e3, 4) for k, v in times.items()}
+    out = {
+        "benchmark": "cp_dequant_dct_speed",
+        "setting": f"{a.frames} frames x n = {a.n}, K = DCT ({a.n}, {a.n}), float32",
+        "iters_per_timing": a.iters, "repeats": a.repeats, "threads": a.threads,
+        "ms_per_iteration_median": med,
+        "ms_per_iteration_all": {k: [round(t * 1e3, 4) for t in v] for k, v in times.items()},
+        "ratio_dense_over_fast": {
+            "cp_iteration": round(med["cp_iteration_dense"] / med["cp_iteration_fast_dct"], 2),
+            "operator_pair": round(med["operator_pair_dense"] / med["operator_pair_fast_dct"], 2),
+        },
+        "target_ratio": 5.0,
+        "max_abs_difference_of_iterates": diff,
+        "machine": machine(dev),
+        "load_average_before": load_before, "load_average_after": load_average(),
+    }
+    text = json.dumps(out, indent=2)
+    if a.out:
+        a.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

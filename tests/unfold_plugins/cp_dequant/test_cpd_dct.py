@@ -1,0 +1,53 @@
+"""The FFT-based DCT operator against the dense matrix it replaces for the classical method."""
+
+import pytest
+import torch
+
+from unfold_plugins.cp_dequant.cp import cp_solve, dct_matrix
+from unfold_plugins.cp_dequant.dct import Dense, FastDCT, analysis_operator
+
+SIZES = [(8, 8), (7, 7), (320, 320), (9, 5), (320, 200), (8, 12), (5, 9), (6, 12)]
+TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("n", "k"), SIZES)
+def test_fast_dct_equals_the_dense_matrix(n, k, dtype):
+    g = torch.Generator().manual_seed(n * 100 + k)
+    op, K = FastDCT(n, k), dct_matrix(n, k, dtype)
+    y = torch.randn(5, n, generator=g, dtype=dtype)
+    psi = torch.randn(5, k, generator=g, dtype=dtype)
+    tol = TOL[dtype]
+    torch.testing.assert_close(op.apply(y), y @ K.T, rtol=tol, atol=tol)
+    torch.testing.assert_close(op.adjoint(psi), psi @ K, rtol=tol, atol=tol)
+    # adjointness <Ky, psi> = <y, K^T psi>
+    torch.testing.assert_close((op.apply(y) * psi).sum(-1), (y * op.adjoint(psi)).sum(-1),
+                               rtol=tol, atol=tol)
+    torch.testing.assert_close(op.norm().to(dtype), torch.linalg.matrix_norm(K, 2), rtol=tol,
+                               atol=tol)
+
+
+def test_fast_dct_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="1 <= k <= 2n"):
+        FastDCT(4, 9)
+
+
+def test_analysis_operator_picks_fft_only_for_the_exact_dct():
+    K = dct_matrix(16)
+    assert isinstance(analysis_operator(K), FastDCT)
+    assert isinstance(analysis_operator(dct_matrix(16, 24, torch.float64)), FastDCT)
+    learned = K + 1e-3 * torch.randn(16, 16)
+    assert isinstance(analysis_operator(learned), Dense)
+    assert isinstance(analysis_operator(K.clone().requires_grad_()), Dense)
+    assert isinstance(analysis_operator(K[:, :8]), Dense)
+
+
+def test_cp_solve_with_the_fast_dct_equals_the_dense_path():
+    g = torch.Generator().manual_seed(0)
+    n = 32
+    clean = torch.cumsum(torch.randn(6, n, generator=g, dtype=torch.float64), -1) * 0.05
+    x = torch.round(clean / 0.1) * 0.1
+    K = dct_matrix(n, dtype=torch.float64)
+    y_fast, _, it_fast = cp_solve(x, K, 0.05, max_iter=3000, tol=1e-8)
+    y_dense, _, it_dense = cp_solve(x, Dense(K), 0.05, max_iter=3000, tol=1e-8)
+    torch.testing.assert_close(y_fast, y_dense, rtol=1e-7, atol=1e-7)
