@@ -22,7 +22,6 @@ JSON (machine, load before / after, threads, medians, all repeats, ratios) to st
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import torch
 import torchaudio
 
-from benchmarks.benchjson import load_average, machine, timed
+from benchmarks.benchjson import emit, load_average, machine, timed
 from unfold.metrics import neg_stoi_loss
 from unfold.signal.stft import STFT
 from unfold_plugins.admm_pr import ADMM, GLA, UADMM
@@ -116,10 +115,7 @@ def main() -> None:
         "machine": machine(dev, torchaudio=torchaudio.__version__),
         "load_average_before": load_before, "load_average_after": load_average(),
     }
-    text = json.dumps(out, indent=2)
-    if a.out:
-        a.out.write_text(text + "\n")
-    print(text)
+    emit(out, a.out)
 
 
 if __name__ == "__main__":

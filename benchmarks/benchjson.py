@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -35,3 +37,11 @@ def timed(fn: Callable[[], object], per: int, device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return (time.perf_counter() - t0) / per
+
+
+def emit(out: dict, path: Path | None) -> None:
+    """Print the benchmark's JSON, and write it to ``path`` when one is given."""
+    text = json.dumps(out, indent=2)
+    if path:
+        path.write_text(text + "\n")
+    print(text)

@@ -13,13 +13,12 @@ and --out.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
 import torch
 
-from benchmarks.benchjson import load_average, machine, timed
+from benchmarks.benchjson import emit, load_average, machine, timed
 from unfold_plugins.cp_dequant.cp import cp_step_op, dct_matrix, step_sizes
 from unfold_plugins.cp_dequant.dct import Dense, FastDCT
 
@@ -77,10 +76,7 @@ def main() -> None:
         "machine": machine(dev),
         "load_average_before": load_before, "load_average_after": load_average(),
     }
-    text = json.dumps(out, indent=2)
-    if a.out:
-        a.out.write_text(text + "\n")
-    print(text)
+    emit(out, a.out)
 
 
 if __name__ == "__main__":
