@@ -13,6 +13,10 @@ interleaved and repeated and the median of the repeats is reported (ms per itera
   neg-STOI loss against the clean signals, backward) divided by 15: the loss's share spread
   over the layers.
 
+``--allocator tuned`` (the default) applies :func:`unfold.runtime.tune_allocator` first, as
+``unfold run`` does before training; ``--allocator default`` keeps glibc's settings. Both the
+peer and our cases run under the same setting.
+
 Targets (ratio to the peer): GLA <= 0.6, ADMM <= 1.0, UADMM inference <= 1.2, training <= 2.0.
 JSON (machine, load before / after, threads, medians, all repeats, ratios) to stdout and --out.
 
@@ -31,6 +35,7 @@ import torchaudio
 
 from benchmarks.benchjson import emit, load_average, machine, timed
 from unfold.metrics import neg_stoi_loss
+from unfold.runtime import tune_allocator
 from unfold.signal.stft import STFT
 from unfold_plugins.admm_pr import ADMM, GLA, UADMM
 from unfold_plugins.admm_pr.problem import PRProblem, make_problem
@@ -60,7 +65,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--allocator", choices=("tuned", "default"), default="tuned")
     a = ap.parse_args()
+    tuned = a.allocator == "tuned" and tune_allocator()
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
     load_before = load_average()
@@ -106,7 +113,7 @@ def main() -> None:
         "batch": f"{a.batch} x {a.seconds} s at {RATE} Hz, STFT {N_FFT}/{HOP}",
         "peer": f"{PEER} (power 1, momentum 0, same framing)",
         "iters_per_timing": a.iters, "repeats": a.repeats, "threads": a.threads,
-        "train_depth": DEPTH,
+        "train_depth": DEPTH, "allocator": "tuned" if tuned else "default",
         "ms_per_iteration_median": med,
         "ms_per_iteration_all": {k: [round(x * 1e3, 3) for x in v] for k, v in times.items()},
         "ratio_to_peer": ratios,

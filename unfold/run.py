@@ -41,6 +41,7 @@ from unfold.results import (
     write_json,
 )
 from unfold.rundir import RunDirError, check_run_dir, prepare_run_dir, tying_dirname
+from unfold.runtime import tune_allocator
 from unfold.stats import paired_differences
 from unfold.task import Task, draw_figures
 from unfold.train import History, Trainer, resolve_device, seed_everything
@@ -168,6 +169,7 @@ def execute(plugin: Plugin, recipe: Recipe, cfg: Any, run_dir: Path,
     """
     dev = resolve_device(dev) if isinstance(dev, str) else dev
     tyings = tuple(tyings or recipe.tyings)
+    tune_allocator()  # keep freed training buffers in the process (unfold/runtime.py)
     seed_everything(seed)
     task = task if task is not None else recipe.task()
     data = task.datasets(cfg)
