@@ -14,22 +14,20 @@ Audio is synthesised at eSpeak's 22,050 Hz in a fresh process per corpus
 depended on what was synthesised before), resampled, and cut by
 :func:`unfold.data.clips.prepare_clip`. The result is cached as ``clips.npy`` + ``meta.json`` in
 ``$UNFOLD_CACHE/speech/<key>/`` (default ``~/.cache/unfold/speech/<key>/``), ``key`` hashing every
-generation parameter; the folder is written under a temporary name and renamed into place.
+generation parameter (:mod:`unfold.data.cache`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import random
-import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from unfold.data.cache import corpus_folder, read_cached, write_atomically
 from unfold.data.clips import SpeechClips, make_clips, n_samples
 from unfold.data.espeak_worker import NATIVE_RATE, run_in_subprocess
 
@@ -105,12 +103,6 @@ def voices_for(split: str, voices: list[str] | None) -> list[str]:
     return list(voices[:-1])
 
 
-def cache_root() -> Path:
-    """``$UNFOLD_CACHE`` or ``~/.cache/unfold``."""
-    env = os.environ.get("UNFOLD_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "unfold"
-
-
 def espeak_corpus(
     split: str,
     n: int,
@@ -127,12 +119,10 @@ def espeak_corpus(
     n_samples(seconds, sample_rate)  # validates
     params = {"v": CORPUS_VERSION, "split": split, "n": n, "rate": sample_rate,
               "seconds": seconds, "seed": seed, "voices": voices}
-    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
-    folder = cache_root() / "speech" / key
-    if (folder / "clips.npy").is_file():
-        meta = json.loads((folder / "meta.json").read_text())
-        return SpeechClips(torch.from_numpy(np.load(folder / "clips.npy")), sample_rate,
-                           meta["names"])
+    folder = corpus_folder(params)
+    cached = read_cached(folder, sample_rate)
+    if cached is not None:
+        return cached
     texts, pool = sentences(split, n, seed), voices_for(split, voices)
     utterances, names = [], []
     for i, text in enumerate(texts):
@@ -142,19 +132,9 @@ def espeak_corpus(
                            rng.randint(150, 190), int((seconds + 1.0) * NATIVE_RATE)))
         names.append(f"{voice}: {text}")
     with tempfile.TemporaryDirectory(prefix="unfold-espeak-") as work:
-        pcm = run_in_subprocess(utterances, int(key[:8], 16), Path(work))
+        pcm = run_in_subprocess(utterances, int(folder.name[:8], 16), Path(work))
     raws = [r.astype(np.float32) / 32768.0 for r in pcm]
     clips = make_clips(raws, NATIVE_RATE, sample_rate, seconds)[0]
-    _write_atomically(folder, clips, {"params": params, "names": names})
+    write_atomically(folder, clips, {"params": params, "names": names})
     return SpeechClips(torch.from_numpy(clips), sample_rate, names)
 
-
-def _write_atomically(folder: Path, clips: np.ndarray, meta: dict) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    np.save(tmp / "clips.npy", clips)
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    try:
-        os.rename(tmp, folder)
-    except OSError:  # another process finished first: keep its copy
-        shutil.rmtree(tmp, ignore_errors=True)

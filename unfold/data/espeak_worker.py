@@ -11,23 +11,23 @@ samples depend on the corpus parameters alone (checked: equal to the last sample
 processes and orders).
 
 This file imports only the standard library, NumPy and ``espeakng_loader`` and is loaded by
-path (:func:`run_in_subprocess`), so the child does not import torch. Job file (JSON):
-``{"seed": int, "utterances": [[text, voice, pitch, pitch_range, rate, limit], ...]}``; output:
-an ``.npz`` of int16 arrays ``arr_0, arr_1, ...`` at 22,050 Hz. Exit status 3: an unknown voice.
+path (:func:`run_in_subprocess` through :mod:`unfold.data.worker`), so the child does not import
+torch. Job file (JSON): ``{"seed": int, "utterances": [[text, voice, pitch, pitch_range, rate,
+limit], ...]}``; output: an ``.npz`` of int16 arrays ``arr_0, arr_1, ...`` at 22,050 Hz. Exit
+status 3: an unknown voice.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
 NATIVE_RATE = 22050
-UNKNOWN_VOICE = 3
+UNKNOWN_VOICE = 3  # unfold.data.worker.BAD_INPUT (this file imports no unfold module)
 _CHUNKS: list[np.ndarray] = []
 _LIMIT = [0]  # stop synthesis (callback returns 1) once this many samples are collected
 _CALLBACK_TYPE = ctypes.CFUNCTYPE(
@@ -88,23 +88,10 @@ def main(job_file: str, out_file: str) -> int:
     return 0
 
 
-_BOOT = (  # no '' or script folder on sys.path: unfold/data/io.py must not shadow the io module
-    "import sys; sys.path[:] = [p for p in sys.path if p]; import importlib.util as u; "
-    "s = u.spec_from_file_location('unfold_espeak_worker', sys.argv[1]); m = u.module_from_spec(s); "
-    "s.loader.exec_module(m); sys.exit(m.main(sys.argv[2], sys.argv[3]))"
-)
-
-
 def run_in_subprocess(utterances: list[tuple], seed: int, workdir: Path) -> list[np.ndarray]:
     """Synthesise ``utterances`` (text, voice, pitch, pitch_range, rate, limit) in a fresh process."""
-    job, out = workdir / "job.json", workdir / "out.npz"
-    job.write_text(json.dumps({"seed": seed, "utterances": [list(u) for u in utterances]}))
-    done = subprocess.run([sys.executable, "-c", _BOOT, __file__, str(job), str(out)],
-                          capture_output=True, text=True)
-    if done.returncode == UNKNOWN_VOICE:
-        raise ValueError(done.stderr.strip())
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
-        raise RuntimeError(f"eSpeak NG synthesis failed: {lines[-1]}")
-    with np.load(out) as z:
-        return [z[f"arr_{i}"] for i in range(len(utterances))]
+    from unfold.data.worker import run_worker  # here: the child loads this file without unfold
+
+    job = {"seed": seed, "utterances": [list(u) for u in utterances]}
+    out = run_worker(__file__, job, workdir, "eSpeak NG")
+    return [out[f"arr_{i}"] for i in range(len(utterances))]

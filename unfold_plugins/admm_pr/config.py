@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from unfold.data.corpora import check_corpus
 from unfold.recipe import ConfigError, TrainConfig
 
 LOSSES = ("neg-stoi", "mse", "sc")
@@ -12,19 +13,21 @@ BASELINES = ("GLA", "FGLA", "ADMM")
 
 @dataclass
 class DataConfig:
-    root: str | None = None  # None: the offline eSpeak corpus; else a folder (TIMIT, LibriSpeech)
+    root: str | None = None  # None: the synthetic corpus data.corpus; else a folder (TIMIT, ...)
+    corpus: str = "espeak"  # espeak | piper (neural voice; extra unfold[piper], GPL-3.0)
     sample_rate: int = 22050
     seconds: float = 2.0
     n_train: int = 1000
     n_valid: int = 10
     n_test: int = 50
-    seed: int = 0  # corpus seed (eSpeak sentences, voices)
+    seed: int = 0  # corpus seed (sentences; eSpeak voices, speaking rates)
     phase_seed: int = 0  # the initial phase of item i is drawn from (phase_seed, split, i)
     n_fft: int = 1024
     hop: int = 512
     window: str = "sine"
 
     def validate(self) -> None:
+        check_corpus(self.corpus, folder=None if self.root is None else "data.root")
         if self.sample_rate < 1000:
             raise ConfigError(f"data.sample_rate must be >= 1000 Hz, got {self.sample_rate}")
         for k in ("n_train", "n_valid", "n_test"):

@@ -65,7 +65,8 @@ class PhaseRetrievalTask(Task[UADMM]):
 
         d = cfg.data
         sizes = {"train": d.n_train, "valid": d.n_valid, "test": d.n_test}
-        return {split: Indexed(speech_dataset(d.root, split, n, d.sample_rate, d.seconds, d.seed),
+        return {split: Indexed(speech_dataset(d.root, split, n, d.sample_rate, d.seconds, d.seed,
+                                              corpus=d.corpus),
                                split)
                 for split, n in sizes.items()}
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from unfold.data.corpora import check_corpus
 from unfold.recipe import ConfigError, TrainConfig
 
 
 @dataclass
 class DataConfig:
-    root: str | None = None  # folder of audio files; None = the shared eSpeak corpus
+    root: str | None = None  # folder of audio files; None = the synthetic corpus data.corpus
+    corpus: str = "espeak"  # espeak | piper (neural voice; extra unfold[piper], GPL-3.0)
     n_train: int = 200  # utterances per split
     n_valid: int = 20
     n_test: int = 20
@@ -24,6 +26,7 @@ class DataConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_corpus(self.corpus, folder=None if self.root is None else "data.root")
         if not 1 <= self.bits <= 16:
             raise ConfigError(f"data.bits must be in 1..16, got {self.bits}")
         if self.frame < 2:

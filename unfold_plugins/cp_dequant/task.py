@@ -31,7 +31,8 @@ def load_signals(cfg: CPDConfig, split: str) -> torch.Tensor:
     """The corpus split as (utterances, samples) at ``data.sample_rate`` (shared loaders)."""
     d = cfg.data
     n = {"train": d.n_train, "valid": d.n_valid, "test": d.n_test}[split]
-    ds = speech_dataset(d.root, split, n, d.sample_rate, seconds=d.seconds, seed=d.seed)
+    ds = speech_dataset(d.root, split, n, d.sample_rate, seconds=d.seconds, seed=d.seed,
+                        corpus=d.corpus)
     return torch.stack([torch.as_tensor(ds[i]) for i in range(len(ds))])
 
 

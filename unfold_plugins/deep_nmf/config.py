@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from unfold.data.corpora import check_corpus
 from unfold.recipe import ConfigError, TrainConfig
 from unfold_plugins.deep_nmf.noise import KINDS, TEST_NOISES, TRAIN_NOISES
 
 
 @dataclass
 class DataConfig:
-    speech_root: str | None = None  # folder of speech (TIMIT, LibriSpeech, any); None: eSpeak
+    speech_root: str | None = None  # folder of speech (TIMIT, LibriSpeech, any); None: data.corpus
+    corpus: str = "espeak"  # espeak | piper (neural voice; extra unfold[piper], GPL-3.0)
     noise_root: str | None = None  # folder of noise clips (hash split); None: synthetic classes
     sample_rate: int = 16000
     seconds: float = 2.0
@@ -24,6 +26,7 @@ class DataConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        check_corpus(self.corpus, folder=None if self.speech_root is None else "data.speech_root")
         for key in ("train_noises", "test_noises"):
             bad = [k for k in getattr(self, key) if k not in KINDS]
             if bad:

@@ -55,13 +55,15 @@ class DeepNMFTask(Task[DeepNMF | MaskDNN]):
         d = cfg.data
 
         def speech(split: str, n: int, seed: int) -> Dataset:
-            return speech_dataset(d.speech_root, split, n, d.sample_rate, d.seconds, seed)
+            return speech_dataset(d.speech_root, split, n, d.sample_rate, d.seconds, seed,
+                                  corpus=d.corpus)
 
         noise = {}
         if d.noise_root is not None:
             noise = {s: folder_corpus(d.noise_root, s, None, d.sample_rate, d.seconds, d.seed)
                      for s in ("train", "valid", "test")}
-        # babble and cafe talkers: sentences of the valid split (never targets), other seed
+        # babble and cafe talkers: sentences of the valid split (never targets), other seed, from
+        # eSpeak's many voices whatever data.corpus is (one Piper speaker would make a monologue)
         talkers = None
         if {"babble", "cafe"} & set(d.train_noises + d.test_noises):
             pool = speech_dataset(None, "valid", 24, d.sample_rate, d.seconds, d.seed + 7919)

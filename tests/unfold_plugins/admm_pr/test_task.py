@@ -28,6 +28,20 @@ def test_config_rejects_bad_values_naming_the_key():
     assert _cfg(overrides=["train.backprop=implicit:20"]).train.backprop == "implicit:20"
 
 
+def test_dry_run_refuses_piper_without_the_extra(monkeypatch, capsys, tmp_path):
+    from badinput import refused
+
+    from unfold.data import corpora
+
+    monkeypatch.setattr(corpora, "missing_piper_packages", lambda: ["piper-tts"])
+    run = ["run", "admm-pr", "--quick", "--dry-run", "--out", tmp_path / "r", "--set"]
+    refused(capsys, [*run, "data.corpus=piper"],
+            'data.corpus=piper needs the optional extra: pip install "unfold[piper]"', tmp_path)
+    refused(capsys, [*run, "data.corpus=festival"],
+            "data.corpus must be one of espeak, piper, got 'festival'", tmp_path)
+    assert _cfg().data.corpus == "espeak"
+
+
 def test_paper_recipe_lists_the_papers_methods():
     cfg = _cfg("admm-pr-paper", quick=False)
     assert (cfg.model.layers, cfg.model.pieces, cfg.model.rho) == (15, 3, 1e-3)

@@ -96,6 +96,11 @@ def test_config_errors_name_key_and_allowed_values():
     recipe = plugin.recipe("cp-dequant")
     with pytest.raises(ConfigError, match="data.bits must be in 1..16"):
         recipe.resolve(overrides=["data.bits=17"])
+    with pytest.raises(ConfigError, match="data.corpus must be one of espeak, piper"):
+        recipe.resolve(overrides=["data.corpus=festival"])
+    with pytest.raises(ConfigError, match="data.corpus=piper chooses the synthetic corpus, but "
+                                          "data.root replaces it"):
+        recipe.resolve(overrides=["data.corpus=piper", "data.root=/tmp"])
     with pytest.raises(ConfigError, match="train.backprop.*allowed: full"):
         recipe.resolve(overrides=["train.backprop=paper"])
     with pytest.raises(ConfigError, match="eval.depths must all be >= 1"):

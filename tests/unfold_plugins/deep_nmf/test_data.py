@@ -74,3 +74,14 @@ def test_user_noise_clips_replace_the_synthetic_classes():
     ds = Mixtures(_tones(2), (0.0,), (), SR, seed=0, split="train", noise_clips=clips)
     item = ds[1]
     assert item["noise"].startswith("user:") and item["noisy"].shape == item["clean"].shape
+
+
+def test_speech_corpus_choice_is_checked_with_the_config():
+    from unfold.recipe import ConfigError
+    from unfold_plugins.deep_nmf.config import DataConfig
+
+    DataConfig(corpus="espeak", speech_root="/data/TIMIT").validate()
+    with pytest.raises(ConfigError, match="data.corpus must be one of espeak, piper"):
+        DataConfig(corpus="festival").validate()
+    with pytest.raises(ConfigError, match="but data.speech_root replaces it"):
+        DataConfig(corpus="piper", speech_root="/data/TIMIT").validate()
