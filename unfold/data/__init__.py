@@ -59,9 +59,9 @@ def speech_dataset(
 
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    check_corpus(corpus, key="corpus", folder=None if root is None else f"root={root}")
     if voices is not None and (root is not None or corpus != "espeak"):
         raise ValueError("voices only applies to the eSpeak corpus (root=None, corpus='espeak')")
+    check_corpus(corpus, key="corpus", folder=None if root is None else f"root={root}")
     if root is not None:
         return folder_corpus(root, split, n, sample_rate, seconds, seed)
     if n is None:
