@@ -29,16 +29,28 @@ def pyplot() -> Any:
     return plt
 
 
-def training_curves(path: Path, histories: Mapping[str, History]) -> Path:
+def training_curves(path: Path, histories: Mapping[str, History],
+                    refs: Mapping[str, float] | None = None, model: str = "",
+                    title: str = "") -> Path:
+    """Train (solid) and validation (dashed) loss per epoch of each tying's history.
+
+    ``refs``: label -> loss, drawn as dotted horizontal reference lines (e.g. a classical
+    method's validation loss); ``model`` prefixes each curve's label."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
+    prefix = f"{model} " if model else ""
     for i, (tying, h) in enumerate(histories.items()):
         ep = [e.epoch + 1 for e in h.epochs]
-        ax.plot(ep, [e.train_loss for e in h.epochs], f"C{i}-", label=f"{tying} train")
-        ax.plot(ep, [e.val_loss for e in h.epochs], f"C{i}--", label=f"{tying} validation")
+        ax.plot(ep, [e.train_loss for e in h.epochs], f"C{i}-", label=f"{prefix}{tying} train")
+        ax.plot(ep, [e.val_loss for e in h.epochs], f"C{i}--",
+                label=f"{prefix}{tying} validation")
+    for j, (label, value) in enumerate((refs or {}).items()):
+        ax.axhline(value, color="k", ls=":", lw=1 + j * 0.5, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax.legend()
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=7 if refs else None)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -10,9 +10,8 @@ from typing import Any
 
 import torch
 
-from unfold.report import metric_vs_iterations, pyplot
+from unfold.report import metric_vs_iterations, pyplot, training_curves
 from unfold.results import MethodResult, RunContext
-from unfold.train import History
 from unfold_plugins.admm_pr.admm import ADMM
 from unfold_plugins.admm_pr.divergence import kl, learned_divergence
 from unfold_plugins.admm_pr.uadmm import UADMM
@@ -48,25 +47,6 @@ def _batch_losses(admm: ADMM, task: Any, cfg: Any, problem: Any, target: Any,
 
     admm.run(problem, marks[-1], callback=record)
     return out
-
-
-def training_curves(path: Path, histories: Mapping[str, History], refs: Mapping[int, float]) -> Path:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (tying, h) in enumerate(histories.items()):
-        epochs = [e.epoch + 1 for e in h.epochs]
-        ax.plot(epochs, [e.train_loss for e in h.epochs], f"C{i}-", label=f"UADMM {tying} train")
-        ax.plot(epochs, [e.val_loss for e in h.epochs], f"C{i}--", label=f"UADMM {tying} valid")
-    for j, (k, v) in enumerate(sorted(refs.items())):
-        ax.axhline(v, color="k", ls=":", lw=1 + j * 0.5, label=f"ADMM-{k} (valid)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title("Training curves (Fig. 2)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def boxplots(path: Path, ctx: RunContext[UADMM], depth: int) -> Path:
@@ -121,8 +101,11 @@ def make_figures(task: Any, ctx: RunContext[UADMM]) -> list[Path]:
     run_dir, cfg, trained = ctx.run_dir, ctx.cfg, ctx.trained
     out = []
     if trained:
-        out.append(training_curves(run_dir / "fig2_training.png", ctx.histories,
-                                   admm_reference_losses(task, cfg)))
+        refs = admm_reference_losses(task, cfg)
+        out.append(training_curves(
+            run_dir / "fig2_training.png", ctx.histories,
+            {f"ADMM-{k} (valid)": v for k, v in sorted(refs.items())}, model="UADMM",
+            title="Training curves (Fig. 2)"))
     out.append(boxplots(run_dir / "fig3_boxplots.png", ctx, cfg.model.layers))
     out.append(metric_vs_iterations(
         run_dir / "fig4_stoi_vs_iterations.png", ctx.results.methods, "stoi",
