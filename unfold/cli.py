@@ -108,6 +108,9 @@ def build_parser(registry: Registry, load_plugin: str | None = None) -> argparse
     p.add_argument("plugins", nargs="*", metavar="PLUGIN")
     _set_arg(p, "a key of every compared recipe")
     _tying_arg(p)
+    p.add_argument("--jobs", type=argtypes.positive, default=None,
+                   help="plugins run at once, each in its own process (default: one per CPU "
+                        "core, at most one per plugin; 1 on a GPU)")
     _common_run_args(p)
 
     p = sub.add_parser("eval", help="re-evaluate a checkpoint on its recipe's test split")
@@ -231,7 +234,7 @@ def dispatch(args: argparse.Namespace, registry: Registry) -> int:
 
         out = compare(registry, args.plugins, args.quick, args.out, args.device,
                       0 if args.seed is None else args.seed, not args.no_progress, args.overrides,
-                      tuple(args.tyings) if args.tyings else None)
+                      tuple(args.tyings) if args.tyings else None, args.jobs)
         print(f"comparison written to {out / 'compare.md'}")
         return 0
     if args.command == "eval":

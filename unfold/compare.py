@@ -10,10 +10,19 @@ direction (``Task.higher_is_better``; the best mean per plugin in bold); below i
 paired differences (trained − classical over the same test items, with the paired t 95 %
 interval of :mod:`unfold.stats`). ``compare.png`` draws those differences as points with their
 interval bars around a zero line, so a gain whose interval crosses zero reads as such.
+
+``jobs`` plugins run at once, each in its own process (spawned, so no OpenMP state is shared)
+with ``cpu_count // jobs`` torch threads: a quick recipe's tensors are small, so one thread per
+plugin wastes less than two threads on one plugin. ``jobs=1`` runs them in this process, in turn.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -62,9 +71,68 @@ class PluginRun:
                 "train_seconds": r.seconds.train, "run": self.run}
 
 
+def default_jobs(n_plugins: int, device: str) -> int:
+    """One process per CPU core, at most one per plugin; 1 on a GPU (one device, one queue)."""
+    import torch
+
+    if device == "cuda" or (device == "auto" and torch.cuda.is_available()):
+        return 1
+    return max(1, min(n_plugins, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One plugin's comparison recipe, as a worker process runs it (picklable)."""
+
+    entry_points: list[Any]
+    recipe: str
+    quick: bool
+    overrides: list[str] | None
+    out: Path
+    device: str
+    seed: int
+    tyings: tuple[str, ...] | None
+    threads: int
+
+    def __call__(self) -> Path:
+        import torch
+
+        torch.set_num_threads(self.threads)
+        return run_recipe(Registry(self.entry_points), self.recipe, quick=self.quick,
+                          overrides=self.overrides, out=self.out, device=self.device,
+                          seed=self.seed, progress=False, tyings=self.tyings)
+
+
+def _run_parallel(jobs: dict[str, _Job], workers: int, progress: bool) -> dict[str, Path]:
+    """Every job in a pool of ``workers`` spawned processes; the first failure cancels the rest
+    and is raised here as it was raised in the worker."""
+    start, done = time.perf_counter(), {}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures: dict[Future[Path], str] = {pool.submit(job): name for name, job in jobs.items()}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for f in finished:
+                if f.exception() is not None:
+                    for other in pending:
+                        other.cancel()
+                    raise f.exception()  # type: ignore[misc]
+                done[futures[f]] = f.result()
+                if progress:
+                    print(f"compare: {futures[f]} finished after "
+                          f"{time.perf_counter() - start:.0f} s ({len(done)} of {len(jobs)})",
+                          file=sys.stderr, flush=True)
+    return done
+
+
 def compare(registry: Registry, names: list[str], quick: bool, out: Path | None, device: str,
             seed: int, progress: bool, overrides: list[str] | None = None,
-            tyings: tuple[str, ...] | None = None) -> Path:
+            tyings: tuple[str, ...] | None = None, jobs: int | None = 1) -> Path:
+    """Run every named plugin's comparison recipe (``jobs`` at once; None: one per core, see
+    :func:`default_jobs`) and write the table."""
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
     plugins = [registry.get(n) for n in names] if names else registry.plugins()
     plugins = [p for p in plugins if p.compare]
     if not plugins:
@@ -77,14 +145,20 @@ def compare(registry: Registry, names: list[str], quick: bool, out: Path | None,
     if out is None:
         out = Path("runs") / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     out = prepare_run_dir(out, "compare", resume=False)
-    runs: list[PluginRun] = []
-    for p in plugins:
-        assert p.compare is not None
-        run_dir = run_recipe(registry, p.compare, quick=quick, overrides=overrides,
-                             out=out / p.name, device=device, seed=seed, progress=progress,
-                             tyings=tyings)
-        runs.append(PluginRun(p.name, p.compare, run_dir.name,
-                              RunResult.read(run_dir / "results.json")))
+    recipes = {p.name: p.compare for p in plugins if p.compare is not None}
+    workers = min(jobs or default_jobs(len(recipes), device), len(recipes))
+    if workers == 1:
+        run_dirs = {name: run_recipe(registry, recipe, quick=quick, overrides=overrides,
+                                     out=out / name, device=device, seed=seed, progress=progress,
+                                     tyings=tyings) for name, recipe in recipes.items()}
+    else:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        run_dirs = _run_parallel({name: _Job(registry.entry_points(), recipe, quick, overrides,
+                                             out / name, device, seed, tyings, threads)
+                                  for name, recipe in recipes.items()}, workers, progress)
+    runs = [PluginRun(name, recipe, run_dirs[name].name,
+                      RunResult.read(run_dirs[name] / "results.json"))
+            for name, recipe in recipes.items()]
     write_json(out / "compare.json", {
         "quick": quick, "seed": seed, "device": device,
         "rows": [run.row_json(r) for run in runs for r in run.rows()],

@@ -127,6 +127,11 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._eps)
 
+    def entry_points(self) -> list[Any]:
+        """The entry points this registry was built from (a worker process rebuilds it)."""
+        return [ep for claims in ([self._eps[n]] + self._conflicts.get(n, [])[1:]
+                                  for n in self.names()) for ep in claims]
+
     def get(self, name: str) -> Plugin:
         if name not in self._eps:
             raise PluginError(f"unknown plugin {name!r}; known plugins: {', '.join(self.names()) or 'none'}")

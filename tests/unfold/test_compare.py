@@ -58,3 +58,37 @@ def test_compare_passes_overrides_and_tyings(tutorial, tmp_path):
         compare(reg, [], quick=True, out=tmp_path / "c2", device="cpu", seed=0, progress=False,
                 tyings=("sideways",))
     assert not (tmp_path / "c2").exists()
+
+
+TINY = ["data.n_train=40", "data.n_valid=10", "data.n_test=10", "train.epochs=1",
+        "model.n_layers=2", "train.batch_size=20"]
+
+
+def test_compare_in_parallel_processes_matches_one_process(tutorial, tmp_path):
+    # a second plugin from the same code under other names, importable by the spawned workers
+    (tmp_path / "src" / "lista_two.py").write_text(
+        "import dataclasses\nimport lista_tutorial as t\n"
+        "recipe = dataclasses.replace(t.plugin.recipes[0], name='lista-two')\n"
+        "plugin = dataclasses.replace(t.plugin, name='lista-two', recipes=[recipe], "
+        "compare='lista-two')\n")
+    reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins"),
+                    EntryPoint("lista-two", "lista_two:plugin", "unfold.plugins")])
+    serial = compare(reg, [], quick=True, out=tmp_path / "one", device="cpu", seed=0,
+                     progress=False, overrides=TINY, jobs=1)
+    parallel = compare(reg, [], quick=True, out=tmp_path / "two", device="cpu", seed=0,
+                       progress=False, overrides=TINY, jobs=2)
+    one = json.loads((serial / "compare.json").read_text())["rows"]
+    two = json.loads((parallel / "compare.json").read_text())["rows"]
+    assert {r["plugin"] for r in two} == {"lista-tutorial", "lista-two"}
+    key = ("plugin", "method", "tying", "iterations")
+    assert [tuple(r[k] for k in key) for r in one] == [tuple(r[k] for k in key) for r in two]
+    assert [r["mean"] for r in two] == pytest.approx([r["mean"] for r in one], rel=1e-4)
+    assert (parallel / "lista-two" / "report.md").is_file()
+
+
+def test_compare_refuses_zero_jobs(tutorial, tmp_path):
+    reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins")])
+    with pytest.raises(ValueError, match="jobs must be >= 1, got 0"):
+        compare(reg, [], quick=True, out=tmp_path / "c", device="cpu", seed=0, progress=False,
+                jobs=0)
+    assert not (tmp_path / "c").exists()
