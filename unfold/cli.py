@@ -216,7 +216,12 @@ def dispatch(args: argparse.Namespace, registry: Registry) -> int:
         if is_sweep(registry, args.recipe, args.sweep, args.out, args.resume):
             out = run_sweep(registry, args.recipe, args.sweep or (), args.quick, args.overrides,
                             args.out, args.device, args.seed, args.resume, not args.no_progress,
-                            args.tyings)
+                            args.tyings, args.dry_run)
+            if args.dry_run:
+                print(f"dry run of the {args.recipe} sweep: config, data folders and every "
+                      f"point's models are valid, and the output directory {out} is free; "
+                      "nothing was written")
+                return 0
             print(f"sweep written to {out} (table: {out / 'sweep.md'})")
             return 0
 

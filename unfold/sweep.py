@@ -208,13 +208,15 @@ def is_sweep(registry: Registry, name: str, items: Sequence[str] | None, out: Pa
 def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: bool = False,
               overrides: Sequence[str] = (), out: Path | None = None, device: str = "auto",
               seed: int | None = None, resume: bool = False, progress: bool = True,
-              tyings: Sequence[str] | None = None) -> Path:
+              tyings: Sequence[str] | None = None, dry_run: bool = False) -> Path:
     """Run every point of the sweep of recipe ``name``; returns the sweep directory. ``seed``:
-    0 for a new sweep unless given (a ``seed`` axis overrides it), the saved one on resume."""
+    0 for a new sweep unless given (a ``seed`` axis overrides it), the saved one on resume.
+    ``dry_run``: check the output directory and every point as ``unfold run --dry-run`` checks
+    one run (config, data folders, each tying's model), then stop; writes nothing."""
     from unfold import distributed
     from unfold.results import write_json
     from unfold.run import run_recipe
-    from unfold.rundir import prepare_run_dir
+    from unfold.rundir import check_run_dir, prepare_run_dir
 
     plugin, recipe = registry.recipe(name)
     if distributed.requested():
@@ -235,11 +237,23 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
         tyings = saved["tyings"]
         axes = [Axis(k, tuple(v)) for k, v in saved["axes"]]
         points = plan(recipe, axes, quick, overrides, seed, tyings)
+        if dry_run:  # every point's config resolves; the saved run is left as it is
+            return run_dir
     else:
         seed = 0 if seed is None else seed
         axes = combine_axes(recipe, list(items))
         points = plan(recipe, axes, quick, overrides, seed, tyings)  # before anything is created
-        run_dir = prepare_run_dir(out, name + ("-quick" if quick else "") + "-sweep", resume=False)
+        run_dir = check_run_dir(out, name + ("-quick" if quick else "") + "-sweep", False)
+        for p in points:  # every point's models build, so no point fails after others ran
+            try:
+                run_recipe(registry, name, quick, list(overrides) + list(p.overrides),
+                           run_dir / "points" / p.label, device, p.seed, False, progress,
+                           p.tyings, dry_run=True)
+            except ConfigError as e:
+                raise SweepError(f"--sweep point {','.join(p.overrides)}: {e}") from None
+        if dry_run:
+            return run_dir
+        run_dir = prepare_run_dir(run_dir, name + ("-quick" if quick else "") + "-sweep", resume=False)
         write_json(run_dir / CONFIG_FILE, {
             "recipe": name, "plugin": plugin.name, "quick": quick, "overrides": list(overrides),
             "seed": seed, "tyings": list(tyings) if tyings else None,

@@ -104,6 +104,24 @@ def test_bad_points_fail_in_one_line_before_anything_is_created(registry, tmp_pa
         assert not out.exists()
 
 
+def test_a_dry_run_sweep_checks_every_point_and_writes_nothing(registry, tmp_path, capsys):
+    out = tmp_path / "sw"
+    args = ["run", "lista", "--out", str(out), "--sweep", "model.n_layers=2,3", "--dry-run", *TINY]
+    assert cli.main(args) == 0
+    assert "dry run of the lista sweep" in capsys.readouterr().out
+    assert not out.exists()
+    # a point whose model cannot be built fails the dry run in one line
+    assert cli.main([*args[:5], "model.n_layers=2,0", *args[6:]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--sweep point model.n_layers=0: the tied model" in err, err
+    assert not out.exists()
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert cli.main(args) == 2
+    assert "already exists and is not empty" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+
+
 def test_declared_axes_are_swept_and_a_sweep_axis_replaces_them(tutorial, tmp_path, monkeypatch):
     monkeypatch.setattr(tutorial.lista, "sweep", {"model.n_layers": [1, 2], "tying": ["tied"]})
     reg = Registry([EntryPoint("lista-tutorial", "lista_tutorial:plugin", "unfold.plugins")])
