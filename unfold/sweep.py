@@ -21,6 +21,13 @@ writes:
     Then the paired differences of every point (trained − classical at the same iterations,
     over the same test items): per combination of the non-seed axes the mean difference (± its
     spread over seeds) next to each seed's 95 % item-level interval.
+    Then the paired differences between points along each axis (``axis_paired`` in
+    sweep.json): every trained method at a point against the same method (same label: name,
+    tying, iterations) at the point that differs only by holding the axis's first value, over
+    the same test items, with the paired t interval of :mod:`unfold.stats` — e.g. in a sweep of
+    ``train.backprop=full,implicit:30``, implicit − full at each other axis value. Two points
+    are paired only when a classical method's per-item values agree at both (so both saw the
+    same test items); a data axis that changes the items gives no pairs.
 ``sweep.png`` (and ``sweep_<metric>.png`` for every other metric)
     The metric against the first non-seed axis, one line per method (and per value of the other
     non-seed axes), seeds averaged with the spread as error bars; below, training seconds.
@@ -278,9 +285,104 @@ def run_sweep(registry: Registry, name: str, items: Sequence[str] = (), quick: b
              "higher_is_better": True if higher is None else higher,
              "axes": {a.key: axis_values(entries, axes, i) for i, a in enumerate(axes)},
              "points": entries}
+    sweep["axis_paired"] = [d.to_json() for d in axis_paired(run_dir, sweep)]
     write_json(run_dir / "sweep.json", sweep)
     write_outputs(run_dir, sweep)
     return run_dir
+
+
+@dataclass(frozen=True)
+class AxisPaired:
+    """A trained method at one point minus the same method at the point holding ``axis`` at its
+    first value (``reference``), every other axis equal (``at``), over the same test items."""
+
+    axis: str
+    value: Any
+    reference: Any
+    at: dict[str, Any]
+    method: str  # method_label: name, tying, iterations
+    metric: str
+    mean_diff: float
+    ci95: tuple[float, float] | None
+    better: int
+    n: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"axis": self.axis, "value": self.value, "reference": self.reference,
+                "at": self.at, "method": self.method, "metric": self.metric,
+                "mean_diff": self.mean_diff, "ci95": list(self.ci95) if self.ci95 else None,
+                "better": self.better, "n": self.n}
+
+
+def _same_items(a: Mapping[str, Mapping[str, Sequence[float]]],
+                b: Mapping[str, Mapping[str, Sequence[float]]], untrained: set[str],
+                metric: str) -> bool:
+    """Some classical method has the same per-item values at both points (to float32 noise)."""
+    import numpy as np
+
+    for label in untrained:
+        x, y = a.get(label, {}).get(metric), b.get(label, {}).get(metric)
+        if x is not None and y is not None and len(x) == len(y) and np.allclose(
+                x, y, rtol=1e-5, atol=1e-8, equal_nan=True):
+            return True
+    return False
+
+
+def axis_paired(run_dir: Path, sweep: Mapping[str, Any]) -> list[AxisPaired]:
+    """The paired differences between points along each axis (see the module docstring)."""
+    from unfold.results import method_label
+    from unfold.stats import paired_t
+
+    metric, higher = sweep["primary_metric"], sweep.get("higher_is_better", True)
+    points = sweep["points"]
+    per_item = {}
+    for p in points:
+        path = run_dir / p["dir"] / "per_item.json"
+        per_item[p["label"]] = json.loads(path.read_text()) if path.is_file() else {}
+    out = []
+    for axis, values in sweep["axes"].items():
+        if axis == "seed" or len(values) < 2:
+            continue
+        key = json.dumps
+        ref_of = {tuple((k, key(v)) for k, v in p["values"].items() if k != axis): p
+                  for p in points if key(p["values"][axis]) == key(values[0])}
+        for p in points:
+            if key(p["values"][axis]) == key(values[0]):
+                continue
+            rest = tuple((k, key(v)) for k, v in p["values"].items() if k != axis)
+            ref = ref_of.get(rest)
+            if ref is None:
+                continue
+            a, b = per_item[p["label"]], per_item[ref["label"]]
+            untrained = {method_label(r) for r in p["methods"] if not r["trained"]}
+            if not _same_items(a, b, untrained, metric):
+                continue
+            for r in p["methods"]:
+                label = method_label(r)
+                if not r["trained"] or metric not in a.get(label, {}) \
+                        or metric not in b.get(label, {}) or len(a[label][metric]) != len(
+                        b[label][metric]):
+                    continue
+                s = paired_t(a[label][metric], b[label][metric], higher)
+                out.append(AxisPaired(axis, p["values"][axis], values[0],
+                                      {k: v for k, v in p["values"].items() if k != axis},
+                                      label, metric, s.mean_diff, s.ci95, s.better, s.n))
+    return out
+
+
+def axis_paired_table(sweep: Mapping[str, Any]) -> str:
+    rows = sweep.get("axis_paired") or []
+    if not rows:
+        return ""
+    head = ["axis", "point − reference", "at", "method", "metric", "mean difference",
+            "95 % interval", "better / n"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for d in rows:
+        at = ", ".join(f"{k}={v}" for k, v in d["at"].items()) or "-"
+        ci = f"[{d['ci95'][0]:.3g}, {d['ci95'][1]:.3g}]" if d.get("ci95") else "-"
+        lines.append(f"| {d['axis']} | {d['value']} − {d['reference']} | {at} | {d['method']} | "
+                     f"{d['metric']} | {d['mean_diff']:+.3g} | {ci} | {d['better']}/{d['n']} |")
+    return "\n".join(lines)
 
 
 def axis_values(entries: Sequence[Mapping[str, Any]], axes: Sequence[Axis], i: int) -> list[Any]:
@@ -444,6 +546,12 @@ def write_markdown(path: Path, sweep: Mapping[str, Any], figures: Sequence[Path]
         lines += ["## Paired differences", "", "Trained − classical method at the same "
                   "iterations, per test item (the same items), as in each point's report.md.", "",
                   paired, ""]
+    between = axis_paired_table(sweep)
+    if between:
+        lines += ["## Paired differences between points", "", "Each trained method at a point "
+                  "minus the same method (same iterations) at the point that holds the axis at "
+                  "its first value, every other axis equal, per test item (the same items: a "
+                  "classical method's per-item values agree at both points).", "", between, ""]
     lines += ["## Figures", "", *[f"![{p.stem}]({p.name})" for p in figures], ""]
     path.write_text("\n".join(lines))
     return path

@@ -12,9 +12,11 @@ from importlib_metadata import EntryPoint
 
 from unfold import cli
 from unfold.plugin import Registry
+from unfold.stats import paired_t
 from unfold.sweep import (
     Axis,
     SweepError,
+    axis_paired,
     declared_axes,
     method_keys,
     plan,
@@ -71,6 +73,24 @@ def test_sweep_of_a_config_key_tying_and_seed_writes_points_json_table_and_figur
     assert f"| 0.01 | tied | LISTA tied | {first['baseline']} | {first['iterations']} |" in paired
     assert f"[{first['ci95'][0]:.3g}, {first['ci95'][1]:.3g}]; [" in paired  # one per seed
     assert (out / "sweep.png").stat().st_size > 1000
+    # between points: lr 0.001 − lr 0.01 per (tying, seed), same method, same test items; the
+    # tying axis pairs nothing (a tied and an untied model are different methods), nor does seed
+    between = sweep["axis_paired"]
+    assert {d["axis"] for d in between} == {"train.lr"}
+    assert {(d["value"], d["reference"]) for d in between} == {(0.001, 0.01)}
+    assert {(d["at"]["tying"], d["at"]["seed"]) for d in between} == {
+        ("tied", 0), ("tied", 1), ("untied", 0), ("untied", 1)}
+    d = next(d for d in between if d["at"] == {"tying": "untied", "seed": 1}
+             and d["method"] == "LISTA untied-2")
+    items = {p["values"]["train.lr"]: json.loads((out / p["dir"] / "per_item.json").read_text())
+             for p in sweep["points"] if p["values"]["tying"] == "untied" and p["values"]["seed"] == 1}
+    expect = paired_t(items[0.001]["LISTA untied-2"]["nmse_db"],
+                      items[0.01]["LISTA untied-2"]["nmse_db"], higher_is_better=False)
+    assert d["mean_diff"] == pytest.approx(expect.mean_diff) and d["n"] == expect.n == 10
+    assert d["ci95"] == pytest.approx(list(expect.ci95)) and d["better"] == expect.better
+    assert "## Paired differences between points" in table
+    assert (f"| train.lr | 0.001 − 0.01 | tying=untied, seed=1 | LISTA untied-2 | nmse_db | "
+            f"{d['mean_diff']:+.3g} |") in table
 
 
 def test_a_point_that_is_done_is_skipped_on_resume(registry, tmp_path, capsys):
@@ -184,3 +204,24 @@ def test_sweep_of_a_separately_installed_plugin_from_the_command_line(tutorial_s
     assert sweep["plugin"] == "lista-tutorial" and [p["label"] for p in sweep["points"]] == [
         "seed=0", "seed=1"]
     assert (tmp_path / "sw" / "sweep.md").is_file() and (tmp_path / "sw" / "sweep.png").is_file()
+
+
+def test_points_whose_test_items_differ_are_not_paired(tmp_path):
+    def point(label, lr, classical, trained):
+        (tmp_path / label).mkdir()
+        (tmp_path / label / "per_item.json").write_text(json.dumps(
+            {"ISTA-2": {"nmse_db": classical}, "LISTA tied-2": {"nmse_db": trained}}))
+        methods = [{"name": "ISTA", "tying": None, "iterations": 2, "trained": False},
+                   {"name": "LISTA", "tying": "tied", "iterations": 2, "trained": True}]
+        return {"label": label, "dir": label, "values": {"data.seed": lr}, "methods": methods}
+
+    sweep = {"primary_metric": "nmse_db", "higher_is_better": False,
+             "axes": {"data.seed": [0, 1]},
+             "points": [point("a", 0, [1.0, 2.0, 3.0], [0.5, 1.0, 2.0]),
+                        point("b", 1, [1.5, 2.0, 3.0], [0.4, 1.1, 1.0])]}
+    assert axis_paired(tmp_path, sweep) == []  # ISTA differs: other test items
+    (tmp_path / "b" / "per_item.json").write_text(json.dumps(
+        {"ISTA-2": {"nmse_db": [1.0, 2.0, 3.0]}, "LISTA tied-2": {"nmse_db": [0.4, 1.1, 1.0]}}))
+    [d] = axis_paired(tmp_path, sweep)
+    assert (d.method, d.value, d.reference, d.n, d.better) == ("LISTA tied-2", 1, 0, 3, 2)
+    assert d.mean_diff == pytest.approx((-0.1 + 0.1 - 1.0) / 3)
