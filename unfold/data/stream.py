@@ -25,7 +25,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -84,6 +84,13 @@ class AudioSource:
         if src.rate != src.orig_rate:
             src.notes.append(f"{src.orig_rate} Hz -> {src.rate} Hz")
         return src
+
+    def at_rate(self, rate: int) -> AudioSource:
+        """This source read at ``rate`` Hz (resampled when it is not the file's own rate)."""
+        notes = [n for n in self.notes if " Hz -> " not in n]
+        if rate != self.orig_rate:
+            notes.append(f"{self.orig_rate} Hz -> {rate} Hz")
+        return replace(self, rate=rate, notes=notes)
 
     @property
     def length(self) -> int:
