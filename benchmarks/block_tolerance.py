@@ -27,6 +27,7 @@ import torch
 from benchmarks.benchjson import emit, load_average, machine
 from benchmarks.long_file_memory import speechlike
 from unfold.signal.blocks import BlockPlan
+from unfold.unroller import Unroller
 from unfold_plugins.admm_pr.admm import ADMM
 from unfold_plugins.admm_pr.command import reconstruct
 from unfold_plugins.admm_pr.config import ADMMPRConfig
@@ -39,7 +40,7 @@ def snr_db(ref: torch.Tensor, y: torch.Tensor) -> float:
     return math.inf if err == 0 else 10 * math.log10(float(ref.pow(2).sum()) / err)
 
 
-def blockwise(model, iters: int, r: torch.Tensor, block: int, margin: int,
+def blockwise(model: Unroller, iters: int, r: torch.Tensor, block: int, margin: int,
               length: int) -> torch.Tensor:
     """The reconstruction from magnitudes ``r`` (513, frames) in blocks (seed 0)."""
     op = operator(ADMMPRConfig())

@@ -31,6 +31,7 @@ from unfold import argtypes
 from unfold.errors import ConfigError, InputDataError
 from unfold.signal.blocks import Block, BlockPlan
 from unfold.signal.stft import STFT
+from unfold.unroller import Unroller
 
 ALGOS = ("gla", "fgla", "admm", "uadmm")
 MAX_MARGIN = 128  # frames each side of a block (exact up to 126 iterations, see the module doc)
@@ -143,7 +144,7 @@ def check_magnitudes(frames: Callable[[int, int], torch.Tensor], n_frames: int, 
         raise InputDataError("input is silent (magnitude peak < 1e-8): nothing to reconstruct")
 
 
-def reconstruct(model, n_iter: int, frames: Callable[[int, int], torch.Tensor], plan: BlockPlan,
+def reconstruct(model: Unroller, n_iter: int, frames: Callable[[int, int], torch.Tensor], plan: BlockPlan,
                 op: STFT, length: int, seed: int, desc: str) -> Iterator[torch.Tensor]:
     """The reconstructed signal, block by block: the samples each block owns, in order.
 
@@ -160,7 +161,10 @@ def reconstruct(model, n_iter: int, frames: Callable[[int, int], torch.Tensor], 
         sub = length - b.start * op.hop if b.stop == plan.n_frames else \
             b.n_frames * op.hop - op.n_fft // 2  # the longest signal with b.n_frames frames
         problem = from_magnitude(r, op, sub, seed=seed, first_frame=b.start)
-        state = model.run(problem, n_iter, callback=lambda t, s: tick(1))
+        def step_done(t: int, state: object) -> None:
+            tick(1)
+
+        state = model.run(problem, n_iter, callback=step_done)
         y = model.readout(state, problem)[0]
         lo, hi = owned(op, b, plan.n_frames, length)
         return y[lo - b.start * op.hop : hi - b.start * op.hop]
