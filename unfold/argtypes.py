@@ -51,3 +51,22 @@ def tying(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def positive_float(what: str = "a number") -> Callable[[str], float]:
+    """A finite float > 0 (e.g. a block length in seconds)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} > 0, got {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"expected {what} > 0, got {text}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+seconds = positive_float("a duration in seconds")

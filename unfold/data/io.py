@@ -49,9 +49,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None
     try:
         data, rate = sf.read(str(p), dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, OSError) as err:
-        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputDataError(f"cannot read audio file {p} (wav, flac or ogg expected): "
-                             f"{detail}") from None
+        raise InputDataError(unreadable(p, err)) from None
     if data.shape[0] == 0:
         raise InputDataError(f"audio file {p} holds no samples")
     x = torch.from_numpy(data.T.copy())  # (channels, samples)
@@ -68,6 +66,12 @@ def load_audio(path: str | os.PathLike, sample_rate: int | None
         notes.append(f"{rate} Hz -> {target} Hz")
         x = resample(x, rate, target)
     return x, int(rate), notes
+
+
+def unreadable(p: Path, err: BaseException) -> str:
+    """The one-line refusal of an audio file soundfile cannot read."""
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return f"cannot read audio file {p} (wav, flac or ogg expected): {detail}"
 
 
 def _name_max(folder: Path) -> int:

@@ -166,10 +166,43 @@ class STFT(torch.nn.Module):
     def _analysis(self, x: torch.Tensor) -> torch.Tensor:
         left, right = self._pads(x.shape[-1])
         mode = "reflect" if self.pad_mode == "reflect" else "constant"
-        xp = F.pad(x.unsqueeze(1), (left, right), mode=mode).squeeze(1)
-        frames = xp.unfold(-1, self.n_fft, self.hop) * self._window(x)
+        return self._frames(F.pad(x.unsqueeze(1), (left, right), mode=mode).squeeze(1))
+
+    def _frames(self, xp: torch.Tensor) -> torch.Tensor:
+        """Windowed rfft of the frames ``xp[:, t h : t h + N]`` of a padded signal."""
+        frames = xp.unfold(-1, self.n_fft, self.hop) * self._window(xp)
         spec = torch.fft.rfft(frames, norm="ortho").transpose(1, 2)
         return spec[:, :-1] if self.drop_nyquist else spec
+
+    def segment_frames(self, seg: torch.Tensor) -> torch.Tensor:
+        r"""Frames of a segment without padding: ``(batch, (F - 1) h + N) -> (batch, freq, F)``.
+
+        Frame ``t`` is :math:`\frac{1}{\sqrt N}\,\mathrm{rfft}(w \cdot \mathrm{seg}[t h : t h + N])`:
+        for the segment :math:`[s h - N/2, (e - 1) h + N/2)` of the zero-extended signal these
+        are exactly frames ``[s, e)`` of :meth:`forward` with constant padding (block processing,
+        :mod:`unfold.signal.blocks`)."""
+        if seg.dim() != 2 or seg.shape[-1] < self.n_fft or (seg.shape[-1] - self.n_fft) % self.hop:
+            raise ValueError(f"segment must be (batch, (frames - 1) * {self.hop} + {self.n_fft}), "
+                             f"got {tuple(seg.shape)}")
+        return self._frames(seg)
+
+    def segment_overlap_add(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Windowed overlap-add of frames ``(batch, freq, F)`` and its window envelope, both
+        ``(batch | 1, (F - 1) h + N)``: the inverse of :meth:`segment_frames`.
+
+        .. math:: y[n] = \sum_t w[n - t h]\,\mathrm{irfft}(X_t)[n - t h], \qquad
+                  e[n] = \sum_t w^2[n - t h]
+
+        On samples covered by every frame of the whole signal that reaches them, ``y / e`` is
+        :meth:`inverse` and ``y`` is :meth:`adjoint` (constant padding)."""
+        if spec.dim() != 3:
+            raise ValueError(f"spec must have shape (batch, freq, frames), got {tuple(spec.shape)}")
+        if self.drop_nyquist:
+            spec = F.pad(spec, (0, 0, 0, 1))
+        frames = torch.fft.irfft(spec.transpose(1, 2), n=self.n_fft, norm="ortho")
+        w = self._window(frames)
+        w2 = (w**2).expand(1, frames.shape[1], -1)
+        return self._fold_frames(frames * w), self._fold_frames(w2)
 
     def _overlap_add(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """Windowed OLA of the frames of ``spec``: ``(batch, padded_samples)`` real."""
@@ -195,15 +228,19 @@ class STFT(torch.nn.Module):
         """
         left, right = self._pads(length)
         padded = left + length + right  # >= n_fft + (frames - 1) * hop, the frames' extent
+        out = self._fold_frames(frames)
+        return F.pad(out, (0, padded - out.shape[1])) if padded > out.shape[1] else out
+
+    def _fold_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Overlap-add ``(batch, F, n_fft)`` -> ``(batch, n_fft + (F - 1) * hop)``."""
         if 2 * self.hop == self.n_fft:
             halves = frames.unflatten(-1, (2, self.hop))  # (batch, frames, 2, hop)
             first, second = halves[:, :, 0], halves[:, :, 1]
             inner = first[:, 1:] + second[:, :-1]
-            out = torch.cat([first[:, :1], inner, second[:, -1:]], dim=1).flatten(1)
-            return F.pad(out, (0, padded - out.shape[1])) if padded > out.shape[1] else out
+            return torch.cat([first[:, :1], inner, second[:, -1:]], dim=1).flatten(1)
         out = F.fold(
             frames.transpose(1, 2),
-            output_size=(1, padded),
+            output_size=(1, self.n_fft + (frames.shape[1] - 1) * self.hop),
             kernel_size=(1, self.n_fft),
             stride=(1, self.hop),
         )

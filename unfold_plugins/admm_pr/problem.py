@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from unfold.signal.stft import STFT
@@ -92,10 +93,38 @@ def make_problem(signals: Tensor, op: STFT, indices: Sequence[int] | None = None
     return PRProblem(r, torch.polar(r, phase), op, signals.shape[-1])
 
 
-def from_magnitude(r: Tensor, op: STFT, length: int, seed: int = 0) -> PRProblem:
-    """Problem from magnitudes ``(batch, freq, frames)`` alone (no clean signal known)."""
-    phase = torch.stack([random_phase(r.shape[1:], seed, i, r.dtype) for i in range(r.shape[0])])
-    return PRProblem(r, torch.polar(r, phase.to(r.device)), op, length)
+def frame_phase(n_freq: int, start: int, stop: int, seed: int,
+                dtype: torch.dtype = torch.float32) -> Tensor:
+    r"""Uniform phase in [−π, π) for frames ``[start, stop)``: ``(n_freq, stop - start)``.
+
+    Entry (k, t) is a function of (seed, t, k) alone — a counter-based draw,
+    :math:`\varphi_{k,t} = (2 u - 1)\pi` with ``u`` the top 53 bits of
+    splitmix64(splitmix64(seed) + t · n_freq + k) — so any block of frames of a long signal gets
+    the same initial phase as the whole signal (block processing, :mod:`unfold.signal.blocks`).
+    """
+    t = np.arange(start, stop, dtype=np.uint64)[None, :]
+    k = np.arange(n_freq, dtype=np.uint64)[:, None]
+    base = _splitmix64(np.array([seed], dtype=np.uint64))
+    u = (_splitmix64(base + t * np.uint64(n_freq) + k) >> np.uint64(11)) * (1.0 / 2**53)
+    return torch.from_numpy((2 * u - 1) * math.pi).to(dtype)
+
+
+def _splitmix64(z: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, elementwise on uint64 (wrapping arithmetic)."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def from_magnitude(r: Tensor, op: STFT, length: int, seed: int = 0,
+                   first_frame: int = 0) -> PRProblem:
+    """Problem from one magnitude ``(1, freq, frames)`` alone (no clean signal known), frames
+    ``first_frame, ...`` of a longer signal: φ_0 from :func:`frame_phase`."""
+    if r.dim() != 3 or r.shape[0] != 1:
+        raise ValueError(f"r must be (1, freq, frames), got {tuple(r.shape)}")
+    phase = frame_phase(r.shape[1], first_frame, first_frame + r.shape[2], seed, r.dtype)
+    return PRProblem(r, torch.polar(r, phase[None].to(r.device)), op, length)
 
 
 def example_problem(batch: int = 2, samples: int = 96) -> PRProblem:

@@ -14,7 +14,9 @@ missing or read-only folder, a name too long; checked before any computation), b
 0) or holds NaN / inf, clipped input for ``quantize`` (≥ 1 % of samples at the peak: re-record or
 lower the gain), an input to ``dequantize`` that is not on the --bits grid, a checkpoint from
 another plugin or whose frame length is not ``--frame``. Results are checked finite before they
-are written. ``dequantize`` shows a progress bar (frames) when stderr is a terminal.
+are written. ``dequantize`` reads, solves and writes 256 frames at a time (each frame is its own
+problem, so the result equals solving them all at once; memory does not grow with the file) and
+shows a progress bar (frames) when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -29,9 +32,12 @@ from unfold import argtypes
 from unfold.errors import ConfigError, InputDataError
 from unfold.plugin import Command
 
+if TYPE_CHECKING:
+    from unfold.data.stream import AudioSource
+
 RATE = 16000
 CLIP_FRACTION = 0.01
-CHUNK = 256  # frames per dequantize step of the progress bar (frames are independent problems)
+CHUNK = 256  # frames read, solved and written at a time by dequantize (independent problems)
 
 
 def _bits(text: str) -> int:
@@ -102,39 +108,61 @@ def _operator(ckpt: Path | None, n: int) -> tuple[torch.Tensor, str]:
     return K.float(), f"learned K from {ckpt.name} ({info.tying}, last layer)"
 
 
+def _open_quantised(path: Path, output: Path, force: bool, bits: int) -> AudioSource:
+    """The input of ``dequantize``, scanned block by block once ``output`` is known to be
+    writable: refuses what :func:`_load` refuses, and audio off the ``bits`` grid."""
+    from unfold.data.io import check_output
+    from unfold.data.stream import AudioSource
+
+    check_output(output, force)
+    src = AudioSource.open(path)
+    for note in src.notes:
+        print(f"note: {path.name}: {note}", file=sys.stderr)
+    if src.peak == 0.0:
+        raise InputDataError(f"{path} is silent (every sample is 0): nothing to quantise or recover")
+    eta = 2.0 / 2**bits
+    for _, x in src.blocks(CHUNK * 1024):
+        off_grid = ((x + 1) / eta - 0.5 - torch.round((x + 1) / eta - 0.5)).abs().max()
+        if not float(off_grid) <= 1e-3 or not float(x.abs().max()) < 1:  # NaN fails both
+            raise InputDataError(f"{path} is not {bits}-bit midpoint-quantised audio on (-1, 1) "
+                                 "(values off the grid); make inputs with `unfold cp-dequant "
+                                 "quantize` or pass the right --bits")
+    return src
+
+
 def run_dequantize(args: argparse.Namespace) -> int:
     from unfold.data.io import progress_bar
+    from unfold.data.stream import AudioWriter
     from unfold_plugins.cp_dequant.cp import cp_solve
     from unfold_plugins.cp_dequant.unroller import ChambollePock, CPProblem
 
-    x, rate = _load(args.input, args.output, args.force)
+    src = _open_quantised(args.input, args.output, args.force, args.bits)
     eta = 2.0 / 2**args.bits
-    off_grid = ((x + 1) / eta - 0.5 - torch.round((x + 1) / eta - 0.5)).abs().max()
-    if not float(off_grid) <= 1e-3 or not float(x.abs().max()) < 1:  # NaN fails both
-        raise InputDataError(f"{args.input} is not {args.bits}-bit midpoint-quantised audio on "
-                             "(-1, 1) (values off the grid); make inputs with `unfold cp-dequant "
-                             "quantize` or pass the right --bits")
     n = args.frame
     K, what = _operator(args.model, n)
-    pad = -x.numel() % n
-    xp = torch.cat([x, torch.full((pad,), eta / 2 if pad else 0.0)]).reshape(-1, n)
+    length = src.length
+    pad = -length % n
+    n_frames = (length + pad) // n
     model = (ChambollePock(args.iterations, n=n, k=K.shape[0], K_init=K, trainable=False)
              if args.iterations > 0 else None)
-    parts = []
-    with torch.no_grad(), progress_bar(xp.shape[0], "frames") as bar:
-        for chunk in xp.split(CHUNK):  # each frame is its own problem: chunks change nothing
+    subtype = "FLOAT" if args.output.suffix == ".wav" else None
+    with (torch.no_grad(), progress_bar(n_frames, "frames") as bar,
+          AudioWriter(args.output, src.rate, overwrite=args.force, subtype=subtype) as out):
+        for a in range(0, length, CHUNK * n):  # each frame is its own problem: chunks change nothing
+            b = min(a + CHUNK * n, length)
+            x = src.read(a, b)
+            chunk = torch.cat([x, torch.full((-x.numel() % n,), eta / 2)]).reshape(-1, n)
             problem = CPProblem(chunk, torch.full((chunk.shape[0], 1), eta / 2))
-            parts.append(model(problem) if model is not None
-                         else cp_solve(problem.x, K, problem.h, tol=1e-4)[0])
+            y = (model(problem) if model is not None
+                 else cp_solve(problem.x, K, problem.h, tol=1e-4)[0])
+            out.write(y.reshape(-1)[: b - a])
             bar.update(chunk.shape[0])
-    y = torch.cat(parts)
-    _save(args.output, y.reshape(-1)[: x.numel()], rate, args.force)
     if pad:
-        print(f"note: {x.numel()} samples is not a multiple of the frame length {n}: padded "
+        print(f"note: {length} samples is not a multiple of the frame length {n}: padded "
               f"{pad} samples (quantised zeros) at the end, removed again in the output",
               file=sys.stderr)
     print(f"wrote {args.output}: {what}, "
-          f"{args.iterations or 'optimality'} iterations, {xp.shape[0]} frames of {n}")
+          f"{args.iterations or 'optimality'} iterations, {n_frames} frames of {n}")
     return 0
 
 

@@ -1,5 +1,7 @@
 """`unfold cp-dequant quantize | dequantize`: round trip and every refusal, through the CLI."""
 
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -121,3 +123,25 @@ def test_docs_code_runs():
     assert blocks
     for code in blocks:
         exec(compile(code, str(doc), "exec"), {})
+
+
+def test_dequantize_in_small_chunks_equals_one_chunk_with_a_bar_only_on_a_terminal(
+        tmp_path, capsys, monkeypatch):
+    from unfold_plugins.cp_dequant import commands
+
+    tone(tmp_path / "in.wav", n=2000)
+    q = tmp_path / "q.wav"
+    assert main(["cp-dequant", "quantize", str(tmp_path / "in.wav"), "-o", str(q), "--bits", "4"]) == 0
+    outs = []
+    for chunk in (1000, 3):  # one chunk of all 63 frames, then 21 chunks of 3 frames
+        monkeypatch.setattr(commands, "CHUNK", chunk)
+        outs.append(tmp_path / f"y{chunk}.wav")
+        assert main(["cp-dequant", "dequantize", str(q), "-o", str(outs[-1]), "--frame", "32",
+                     "--iterations", "20"]) == 0
+    assert "frames" not in err(capsys)  # not a terminal: no progress bar
+    one, chunks = (sf.read(str(p))[0] for p in outs)
+    assert one.shape == chunks.shape == (2000,) and np.abs(one - chunks).max() <= 1e-6
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["cp-dequant", "dequantize", str(q), "-o", str(outs[0]), "--frame", "32",
+                 "--iterations", "2", "--force"]) == 0
+    assert "frames" in err(capsys)

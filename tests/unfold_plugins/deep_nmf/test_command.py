@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 import soundfile as sf
 import torch
@@ -111,3 +113,26 @@ def test_enhanced_output_is_finite(files):
 
     assert main(E + ["noisy.wav", "-o", "y.wav", "--model", "best.pt"]) == 0
     assert written_audio_is_finite(files / "y.wav")
+
+
+def test_enhance_in_small_blocks_equals_one_block_and_bad_block_seconds_is_refused(
+        tmp_path, capsys, monkeypatch):
+    ck = _checkpoint(tmp_path / "best.pt")
+    noisy = tmp_path / "noisy.wav"
+    sf.write(noisy, (0.1 * torch.randn(16000, generator=torch.Generator().manual_seed(2))).numpy(),
+             16000, subtype="FLOAT")
+    outs = [tmp_path / "one.wav", tmp_path / "blocks.wav"]
+    for out, secs in zip(outs, ["100", "0.05"]):
+        assert main(["deep-nmf", "enhance", str(noisy), "-o", str(out), "--model", str(ck),
+                     "--block-seconds", secs]) == 0
+    assert "enhance" not in capsys.readouterr().err  # no progress bar: not a terminal
+    one, blocks = (sf.read(p)[0] for p in outs)
+    assert len(one) == len(blocks) == 16000 and abs(one - blocks).max() <= 1 / 32768
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["deep-nmf", "enhance", str(noisy), "-o", str(outs[0]), "--model", str(ck),
+                 "--force"]) == 0
+    assert "enhance" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["deep-nmf", "enhance", str(noisy), "-o", str(tmp_path / "x.wav"), "--model",
+              str(ck), "--block-seconds", "0"])
+    assert e.value.code == 2 and "--block-seconds" in capsys.readouterr().err
