@@ -73,8 +73,11 @@ class Comparison:
 def compare_plugins(plugins: Sequence[str] = (), *, quick: bool = False,
                     overrides: Overrides | None = None, tying: str | Sequence[str] | None = None,
                     out: str | Path | None = None, device: str = "auto", seed: int = 0,
-                    progress: bool = False, registry: Registry | None = None) -> Comparison:
-    """``unfold compare``: each plugin's comparison recipe (all plugins when none are named).
+                    progress: bool = False, registry: Registry | None = None,
+                    jobs: int | None = 1) -> Comparison:
+    """``unfold compare``: each plugin's comparison recipe (all plugins when none are named),
+    ``jobs`` plugins at once in their own processes (None: one per CPU core; the command's
+    default).
 
     Named ``compare_plugins`` because ``unfold.compare`` is the module of the same command.
     """
@@ -82,7 +85,7 @@ def compare_plugins(plugins: Sequence[str] = (), *, quick: bool = False,
 
     folder = compare(registry or Registry(), list(plugins), quick,
                      Path(out) if out is not None else None, device, seed, progress,
-                     _override_list(overrides), _tyings(tying))
+                     _override_list(overrides), _tyings(tying), jobs)
     rows = json.loads((folder / "compare.json").read_text())["rows"]
     runs = {p: RunResult.read(folder / p) for p in dict.fromkeys(r["plugin"] for r in rows)}
     return Comparison(folder, rows, runs)
