@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -112,7 +112,7 @@ def _run_parallel(jobs: dict[str, _Job], workers: int, progress: bool) -> dict[s
         futures: dict[Future[Path], str] = {pool.submit(job): name for name, job in jobs.items()}
         pending = set(futures)
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
                 if f.exception() is not None:
                     for other in pending:
