@@ -4,7 +4,9 @@ Each layer is one :func:`~unfold_plugins.cp_dequant.cp.cp_step` with its own K (
 for all layers (tied, the paper). A K that is exactly the fixed DCT and carries no graph (the
 classical method's K at inference, ``trainable=False`` or under ``no_grad``) is applied by FFT
 (:class:`~unfold_plugins.cp_dequant.dct.FastDCT`); any other K, and every K being trained,
-by the dense product. The step sizes follow K: before every forward pass
+by the dense product. A whole forward pass with one such K (tied, k = n, ``no_grad``) runs in
+the FFT's own layout (:class:`~unfold_plugins.cp_dequant.dct_layout.DCTLayoutCP`: no
+reordering per layer). The step sizes follow K: before every forward pass
 
 .. math::
 
@@ -30,6 +32,7 @@ from unfold.params import Interval, LogPositive, Param
 from unfold.unroller import Theta, Tying, Unroller
 from unfold_plugins.cp_dequant.cp import Operator, cp_step_op, dct_matrix, spectral_norm, step_sizes
 from unfold_plugins.cp_dequant.dct import Dense, FastDCT, analysis_operator
+from unfold_plugins.cp_dequant.dct_layout import DCTLayoutCP
 from unfold_plugins.cp_dequant.frozen import parse_cp_backprop
 
 Tensor = torch.Tensor
@@ -91,6 +94,7 @@ class ChambollePock(Unroller):
         }
         self._norm_cache: tuple[int, int, Tensor] | None = None
         self._fast_ops: dict[tuple, FastDCT | None] = {}  # see ``operator``
+        self._layout: DCTLayoutCP | None = None  # see ``forward``
         bp = parse_cp_backprop(backprop) if backprop is not None else None
         super().__init__(n_layers, tying, bp, trainable)
 
@@ -142,6 +146,21 @@ class ChambollePock(Unroller):
 
     def readout(self, state: CPState, problem: CPProblem) -> Tensor:
         return state.y
+
+    def forward(self, problem: CPProblem, n_iter: int | None = None) -> Tensor:
+        """y after ``n_iter`` layers (default: the trained depth). Without a graph, with one K
+        for every layer that is exactly the DCT ``(n, n)``: :class:`DCTLayoutCP` (equal to the
+        layer-by-layer run to float rounding); otherwise the core's loop of ``step``."""
+        n = self.n_layers if n_iter is None else n_iter
+        if torch.is_grad_enabled() or self.k != self.n or self.tying.n_groups(self.n_layers) != 1 \
+                or not isinstance(n, int) or n < 0:
+            return super().forward(problem, n_iter)
+        theta = self.theta(0)
+        if not isinstance(self.operator(theta.K), FastDCT):
+            return super().forward(problem, n_iter)
+        if self._layout is None or self._layout.n != self.n:
+            self._layout = DCTLayoutCP(self.n)
+        return self._layout.run(problem.x, problem.h, n, theta.sigma, theta.tau)
 
     @classmethod
     def example(cls, tying: str = "tied") -> tuple[ChambollePock, CPProblem]:

@@ -88,3 +88,22 @@ def test_learned_or_training_k_keeps_the_dense_product():
         assert isinstance(training.operator(training.theta(0).K), FastDCT)
         training.raw["K"].add_(1e-3)  # a training step changes K: dense from then on
         assert isinstance(training.operator(training.theta(0).K), Dense)
+
+
+@pytest.mark.parametrize("n", [320, 9])
+def test_unrolled_forward_in_the_fft_layout_equals_the_dense_path(n):
+    """The forward pass with the fixed DCT runs in Makhoul's layout (``DCTLayoutCP``): the same
+    y as the dense layer-by-layer iteration to 1e-5, also past the trained depth."""
+    g = torch.Generator().manual_seed(3)
+    clean = torch.cumsum(torch.randn(12, n, generator=g), -1) * 0.02
+    x = (torch.round(clean / 0.125 - 0.5) + 0.5) * 0.125
+    problem = CPProblem(x, torch.full((12, 1), 0.0625))
+    model = ChambollePock(80, n=n, trainable=False)
+    with torch.no_grad():
+        fast, longer = model(problem), model(problem, 120)
+    assert model._layout is not None
+    torch.testing.assert_close(fast, _dense_unrolled(model, problem), rtol=0, atol=1e-5)
+    torch.testing.assert_close(longer, _dense_unrolled(ChambollePock(120, n=n), problem),
+                               rtol=0, atol=1e-5)
+    layer_by_layer = model.readout(model.run(problem), problem)
+    torch.testing.assert_close(fast, layer_by_layer, rtol=0, atol=1e-5)
