@@ -119,3 +119,14 @@ def test_kl_h_updates_equal_repeated_update_h_in_float32(start, backend):
     torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-7)
     assert bool(torch.isfinite(fast).all())
     torch.testing.assert_close(kl_h_updates(v, w, 0, 5.0, None if start == "ones" else h0), h0)
+
+
+def test_numpy_backend_gives_torch_its_threads_back():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        v, w = torch.rand(1, 12, 8) + 0.1, torch.rand(12, 3) + 0.1
+        kl_h_updates(v, w, 3, 1.0, backend=NumpyBackend())
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
