@@ -20,10 +20,11 @@ With σ folded into the forward twiddles and τ into the inverse ones, one itera
     v^+ = \operatorname{clip}_{[x'-h,\,x'+h]}\big(v - \mathrm{irfft}(ψ \circ τ t')\big), \quad
     \bar v = v + (1 + θ)(v^+ - v),
 
-with t, t' the twiddles of eqs. (1), (2): two FFTs of length n, two complex products and four
-elementwise passes over ``(batch, n)``, against two ``(batch, n) × (n, n)`` GEMMs and eight
-passes for the dense step. Equal to the dense iteration up to float rounding (the box clip is
-written as ``clip(v − τKᵀψ, x − h, x + h)`` instead of ``x + clip(v − τKᵀψ − x, −h, h)``).
+with t, t' the twiddles of eqs. (1), (2): two FFTs of length n, one complex multiply-add, one
+complex product and four elementwise passes over ``(batch, n)``, against two
+``(batch, n) × (n, n)`` GEMMs and eight passes for the dense step. Equal to the dense iteration
+up to float rounding (the box clip is written as ``clip(v − τKᵀψ, x − h, x + h)`` instead of
+``x + clip(v − τKᵀψ − x, −h, h)``).
 Inference only (no graph is needed: K is fixed). Shapes: x ``(batch, n)``, h ``(batch, 1)``.
 """
 
@@ -68,8 +69,8 @@ class DCTLayoutCP:
         psi = x.new_zeros(x.shape[0], self.n // 2 + 1, 2)
         psi_c = torch.view_as_complex(psi)
         for _ in range(n_iter):
-            k_vbar = torch.fft.rfft(vbar).mul_(fwd)  # σ K ȳ in the layout
-            psi.add_(torch.view_as_real(k_vbar)).clamp_(-1.0, 1.0)
+            psi_c.addcmul_(torch.fft.rfft(vbar), fwd)  # ψ + σ K ȳ in the layout
+            psi.clamp_(-1.0, 1.0)
             kt_psi = torch.fft.irfft(psi_c * bwd, n=self.n)  # τ Kᵀ ψ
             v_new = torch.sub(v, kt_psi, out=kt_psi).clamp_(lo, hi)
             vbar = torch.lerp(v, v_new, 1.0 + theta)
