@@ -10,9 +10,9 @@ preallocated buffers:
 
 :class:`TorchBackend` uses torch (on CPU its bundled MKL and OpenMP; any device).
 :class:`NumpyBackend` uses numpy on zero-copy views of CPU tensors: the OpenBLAS that numpy
-ships for the products, with its threads limited to ``torch.get_num_threads()`` while the loop
-runs, and single-threaded numpy for the elementwise passes (torch itself is set to one thread
-meanwhile), so that torch's OpenMP threads do not compete with OpenBLAS's.
+ships for the products and numpy's ufuncs for the elementwise passes, all single-threaded, on
+``torch.get_num_threads()`` blocks of frames at once (one Python thread each; numpy releases the
+GIL), with torch on one thread meanwhile.
 
 Why two: on the AMD EPYC of our measurements torch's MKL multiplies the deep NMF shapes
 (W ``(1800, 200)`` times H ``(200, 1001)``, float32) about 1.3–1.8× slower than OpenBLAS, and the
@@ -34,8 +34,9 @@ Tensor = torch.Tensor
 
 
 class Backend(Protocol):
-    def threads(self) -> AbstractContextManager[object]:
-        """Context in which the loop runs (thread limits)."""
+    def threads(self) -> AbstractContextManager[int]:
+        """Context in which the loop runs (thread limits); yields the number of blocks of
+        frames to run at once, each in its own Python thread (1: the calling thread only)."""
         ...
 
     def mm(self, a: Tensor, b: Tensor, out: Tensor) -> None:
@@ -54,8 +55,9 @@ class Backend(Protocol):
 class TorchBackend:
     """torch operations with ``out=`` / in place."""
 
-    def threads(self) -> AbstractContextManager[object]:
-        return nullcontext()
+    def threads(self) -> AbstractContextManager[int]:
+        """One block: torch's own thread pool parallelises each operation."""
+        return nullcontext(1)
 
     def mm(self, a: Tensor, b: Tensor, out: Tensor) -> None:
         torch.mm(a, b, out=out)
@@ -71,17 +73,18 @@ class NumpyBackend:
     """numpy ufuncs and ``matmul`` with ``out=`` on shared-memory views (no copies)."""
 
     @contextmanager
-    def threads(self) -> Iterator[None]:
-        """OpenBLAS gets torch's thread count; torch itself runs one thread meanwhile (its
-        only work in the loop is copies), so that its OpenMP threads do not compete with
-        OpenBLAS's (on two busy cores this measured 2.28 → 1.98 s for ``enhance``)."""
+    def threads(self) -> Iterator[int]:
+        """``torch.get_num_threads()`` blocks of frames, one Python thread each, with OpenBLAS
+        and torch on one thread meanwhile: the blocks are the parallelism, and no thread pool
+        is left spinning on the cores after the loop (OpenBLAS's own threads held busy cores
+        long enough to slow the torch work right after the loop 5–10×)."""
         from threadpoolctl import threadpool_limits
 
         n = torch.get_num_threads()
-        with threadpool_limits(limits=n, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"):
             torch.set_num_threads(1)
             try:
-                yield
+                yield n
             finally:
                 torch.set_num_threads(n)
 

@@ -121,12 +121,22 @@ def test_kl_h_updates_equal_repeated_update_h_in_float32(start, backend):
     torch.testing.assert_close(kl_h_updates(v, w, 0, 5.0, None if start == "ones" else h0), h0)
 
 
-def test_numpy_backend_gives_torch_its_threads_back():
+def test_numpy_backend_in_blocks_of_frames_equals_the_reference_and_restores_threads():
+    """With 3 torch threads the numpy backend runs 3 blocks of frames in Python threads: the
+    same H as ``update_h`` repeated, and torch's thread count is given back."""
+    g = torch.Generator().manual_seed(6)
+    v = torch.rand(2, 36, 50, generator=g) ** 2
+    w = normalize_columns(torch.rand(36, 10, generator=g) + 0.01)
+    ref = torch.ones(2, 10, 50)
+    for _ in range(25):
+        ref = update_h(v, w, ref, 1.0, 5.0)
     before = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(3)
     try:
-        v, w = torch.rand(1, 12, 8) + 0.1, torch.rand(12, 3) + 0.1
-        kl_h_updates(v, w, 3, 1.0, backend=NumpyBackend())
-        assert torch.get_num_threads() == 2
+        with NumpyBackend().threads() as workers:
+            assert workers == 3 and torch.get_num_threads() == 1
+        fast = kl_h_updates(v, w, 25, 5.0, backend=NumpyBackend())
+        assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-7)
