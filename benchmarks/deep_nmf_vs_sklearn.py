@@ -16,7 +16,7 @@ interleaved with it in the same run:
 - ``loop_numpy``, ``loop_torch``: the K in-place layers alone with each backend
   (``deep_nmf/backend.py``; ``model`` uses numpy's on CPU).
 
-Setting (the figures of issue #13): 10 s at 16 kHz, 25 ms / 10 ms frames → N = 1001 frames,
+Setting (the figures of issue #13): 10 s at 16 kHz, 25 ms / 10 ms frames → N = 1002 frames,
 F = 200, T = 9 (TF = 1800), R = 200 random positive bases. Medians over ``--repeats`` of the
 interleaved cases, at each thread count (torch and scikit-learn's BLAS both limited). JSON to
 stdout and ``--out``.

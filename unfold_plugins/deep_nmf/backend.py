@@ -15,7 +15,7 @@ ships for the products and numpy's ufuncs for the elementwise passes, all single
 GIL), with torch on one thread meanwhile.
 
 Why two: on the AMD EPYC of our measurements torch's MKL multiplies the deep NMF shapes
-(W ``(1800, 200)`` times H ``(200, 1001)``, float32) about 1.3–1.8× slower than OpenBLAS, and the
+(W ``(1800, 200)`` times H ``(200, 1002)``, float32) about 1.3–1.8× slower than OpenBLAS, and the
 loop is nearly all products (``benchmarks/deep_nmf_vs_sklearn.py``, docs/plugins/deep-nmf.md).
 :func:`default_backend` picks numpy's for CPU tensors and torch for others. The results agree
 to float rounding (the summation order inside the BLAS differs).
