@@ -54,8 +54,9 @@ class DCTLayoutCP:
 
     @torch.no_grad()
     def run(self, x: Tensor, h: Tensor | float, n_iter: int, sigma: Tensor | float,
-            tau: Tensor | float, theta: float = 1.0) -> Tensor:
-        """y after ``n_iter`` iterations from y⁰ = ȳ⁰ = x, ψ⁰ = 0: ``(batch, n)``."""
+            tau: Tensor | float, theta: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
+        """(y, ȳ, ψ) after ``n_iter`` iterations from y⁰ = ȳ⁰ = x, ψ⁰ = 0, back in the natural
+        order: each ``(batch, n)``."""
         if x.dim() != 2 or x.shape[-1] != self.n:
             raise ValueError(f"x must be (batch, {self.n}), got {tuple(x.shape)}")
         cdt = torch.complex64 if x.dtype == torch.float32 else torch.complex128
@@ -75,6 +76,10 @@ class DCTLayoutCP:
             v_new = torch.sub(v, kt_psi, out=kt_psi).clamp_(lo, hi)
             vbar = torch.lerp(v, v_new, 1.0 + theta)
             v = v_new
-        y = torch.empty_like(v)
-        y[:, perm] = v
-        return y
+        y, ybar = torch.empty_like(v), torch.empty_like(v)
+        y[:, perm], ybar[:, perm] = v, vbar
+        m = self.n // 2 + 1  # ψ_j = slot (j, 0), ψ_{n-j} = −slot (j, 1), as in FastDCT.dct
+        psi_n = x.new_empty(x.shape)
+        psi_n[:, :m] = psi[:, :, 0]
+        torch.neg(psi[:, 1 : self.n - m + 1, 1].flip(-1), out=psi_n[:, m:])
+        return y, ybar, psi_n

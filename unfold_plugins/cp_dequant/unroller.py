@@ -160,7 +160,8 @@ class ChambollePock(Unroller):
             return super().forward(problem, n_iter)
         if self._layout is None or self._layout.n != self.n:
             self._layout = DCTLayoutCP(self.n)
-        return self._layout.run(problem.x, problem.h, n, theta.sigma, theta.tau)
+        return self.readout(CPState(*self._layout.run(problem.x, problem.h, n, theta.sigma,
+                                                     theta.tau)), problem)
 
     @classmethod
     def example(cls, tying: str = "tied") -> tuple[ChambollePock, CPProblem]:
