@@ -23,6 +23,14 @@ from unfold_plugins.deep_nmf.enhance import Enhancer
 from unfold_plugins.deep_nmf.noise import mix, synth_noise
 
 
+def noisy_recording(seconds: float, sr: int, g: torch.Generator) -> torch.Tensor:
+    """A gated 180 Hz tone in synthetic cafe noise at 0 dB SNR ``(samples,)``."""
+    n = int(seconds * sr)
+    t = torch.arange(n) / sr
+    speech = 0.3 * torch.sin(2 * torch.pi * 180 * t) * (torch.sin(2 * torch.pi * 3 * t) > 0)
+    return mix(speech, synth_noise("cafe", n, sr, g), 0.0)
+
+
 def measure(enhancer: Enhancer, x: torch.Tensor, repeats: int) -> float:
     enhancer(x[: enhancer.sample_rate])  # warm-up
     best = float("inf")
@@ -43,10 +51,7 @@ def main() -> None:
     ap.add_argument("--out")
     args = ap.parse_args()
     sr, g = 16000, torch.Generator().manual_seed(0)
-    n = int(args.seconds * sr)
-    t = torch.arange(n) / sr
-    speech = 0.3 * torch.sin(2 * torch.pi * 180 * t) * (torch.sin(2 * torch.pi * 3 * t) > 0)
-    x = mix(speech, synth_noise("cafe", n, sr, g), 0.0)
+    x = noisy_recording(args.seconds, sr, g)
     w_bar = torch.rand(9 * 200, 2 * args.rank, generator=g) + 0.01
     rows = []
     for threads in [int(v) for v in args.threads.split(",")]:

@@ -1,7 +1,12 @@
 """Unrolled Chambolle–Pock with a learned analysis operator K (Algorithm 1 as layers).
 
 Each layer is one :func:`~unfold_plugins.cp_dequant.cp.cp_step` with its own K (untied) or one K
-for all layers (tied, the paper). The step sizes follow K: before every forward pass
+for all layers (tied, the paper). A K that is exactly the fixed DCT and carries no graph (the
+classical method's K at inference, ``trainable=False`` or under ``no_grad``) is applied by FFT
+(:class:`~unfold_plugins.cp_dequant.dct.FastDCT`); any other K, and every K being trained,
+by the dense product. A whole forward pass with one such K (tied, k = n, ``no_grad``) runs in
+the FFT's own layout (:class:`~unfold_plugins.cp_dequant.dct_layout.DCTLayoutCP`: no
+reordering per layer). The step sizes follow K: before every forward pass
 
 .. math::
 
@@ -25,7 +30,9 @@ import torch
 from unfold.backprop import Backprop
 from unfold.params import Interval, LogPositive, Param
 from unfold.unroller import Theta, Tying, Unroller
-from unfold_plugins.cp_dequant.cp import cp_step, dct_matrix, spectral_norm, step_sizes
+from unfold_plugins.cp_dequant.cp import Operator, cp_step_op, dct_matrix, spectral_norm, step_sizes
+from unfold_plugins.cp_dequant.dct import Dense, FastDCT, analysis_operator
+from unfold_plugins.cp_dequant.dct_layout import DCTLayoutCP
 from unfold_plugins.cp_dequant.frozen import parse_cp_backprop
 
 Tensor = torch.Tensor
@@ -86,6 +93,8 @@ class ChambollePock(Unroller):
             "scale": Param(scale, Interval(0.0, 1.0), (), trainable=learn_steps, doc="√(στ)‖K‖"),
         }
         self._norm_cache: tuple[int, int, Tensor] | None = None
+        self._fast_ops: dict[tuple, FastDCT | None] = {}  # see ``operator``
+        self._layout: DCTLayoutCP | None = None  # see ``forward``
         bp = parse_cp_backprop(backprop) if backprop is not None else None
         super().__init__(n_layers, tying, bp, trainable)
 
@@ -114,13 +123,45 @@ class ChambollePock(Unroller):
         x = problem.x
         return CPState(x, x, x.new_zeros(x.shape[0], self.k))
 
+    def operator(self, K: Tensor) -> Operator:
+        """How ``step`` applies a layer's K ``(k, n)``: :class:`FastDCT` when K is exactly
+        ``dct_matrix(n, k)`` and no graph is recorded through it (``no_grad``, or a K that does
+        not require grad), else :class:`Dense`. The comparison with the DCT runs once per K
+        value (memoised on K's storage and version counter)."""
+        if K.requires_grad and torch.is_grad_enabled():
+            return Dense(K)
+        key = (K.data_ptr(), K._version, K.dtype, K.device, tuple(K.shape), tuple(K.stride()))
+        if key not in self._fast_ops:
+            if len(self._fast_ops) > 64:
+                self._fast_ops.clear()
+            op = analysis_operator(K.detach())
+            self._fast_ops[key] = op if isinstance(op, FastDCT) else None
+        fast = self._fast_ops[key]
+        return Dense(K) if fast is None else fast
+
     def step(self, state: CPState, theta: Theta, problem: CPProblem) -> CPState:
-        y, ybar, psi = cp_step(state.y, state.ybar, state.psi, problem.x, theta.K,
-                               theta.sigma, theta.tau, problem.h)
+        y, ybar, psi = cp_step_op(state.y, state.ybar, state.psi, problem.x,
+                                  self.operator(theta.K), theta.sigma, theta.tau, problem.h)
         return CPState(y, ybar, psi)
 
     def readout(self, state: CPState, problem: CPProblem) -> Tensor:
         return state.y
+
+    def forward(self, problem: CPProblem, n_iter: int | None = None) -> Tensor:
+        """y after ``n_iter`` layers (default: the trained depth). Without a graph, with one K
+        for every layer that is exactly the DCT ``(n, n)``: :class:`DCTLayoutCP` (equal to the
+        layer-by-layer run to float rounding); otherwise the core's loop of ``step``."""
+        n = self.n_layers if n_iter is None else n_iter
+        if torch.is_grad_enabled() or self.k != self.n or self.tying.n_groups(self.n_layers) != 1 \
+                or not isinstance(n, int) or n < 0:
+            return super().forward(problem, n_iter)
+        theta = self.theta(0)
+        if not isinstance(self.operator(theta.K), FastDCT):
+            return super().forward(problem, n_iter)
+        if self._layout is None or self._layout.n != self.n:
+            self._layout = DCTLayoutCP(self.n)
+        return self.readout(CPState(*self._layout.run(problem.x, problem.h, n, theta.sigma,
+                                                     theta.tau)), problem)
 
     @classmethod
     def example(cls, tying: str = "tied") -> tuple[ChambollePock, CPProblem]:

@@ -34,7 +34,7 @@ import torch
 from unfold.params import LogPositive, Param
 from unfold.unroller import Theta, Unroller
 from unfold_plugins.deep_nmf.features import stack_context
-from unfold_plugins.deep_nmf.snmf import EPS, normalize_columns, update_h
+from unfold_plugins.deep_nmf.snmf import EPS, kl_h_updates, normalize_columns, update_h
 
 Tensor = torch.Tensor
 
@@ -62,10 +62,12 @@ class NMFState:
 
 
 def wiener(m: Tensor, w: Tensor, h: Tensor, n_speech: int) -> Tensor:
-    """Eq. 34 for the speech source on the current frame: ``(batch, F, N)``."""
+    """Eq. 34 for the speech source on the current frame: ``(batch, F, N)``; the mixture model
+    W_f H is the speech part plus the noise part (one product per source, not three)."""
     wf = w[-m.shape[-2]:]
     speech = wf[:, :n_speech] @ h[:, :n_speech]
-    return speech / (wf @ h).clamp_min(EPS) * m
+    total = speech + wf[:, n_speech:] @ h[:, n_speech:]
+    return speech / total.clamp_min(EPS) * m
 
 
 def analysis_step(p: NMFProblem, w: Tensor, h: Tensor, mu: float) -> Tensor:
@@ -159,17 +161,27 @@ class DeepNMF(Unroller):
 
     @torch.no_grad()
     def prefix(self, p: NMFProblem, depth: int | None = None) -> NMFState:
-        """State after the first ``depth`` (default K − C) layers, without a graph."""
+        """State after the first ``depth`` (default K − C) layers, without a graph: the frozen
+        layers by :func:`~unfold_plugins.deep_nmf.snmf.kl_h_updates` (in place, from H⁰ = 1),
+        any untied layers among them by ``step``."""
         depth = self.n_shared if depth is None else depth
-        state = self.run(p, depth, state=self.init(p))
+        frozen = min(depth, self.n_shared)
+        w_bar = self.w_bar.to(p.m.dtype)
+        state = NMFState(kl_h_updates(p.x, w_bar, frozen, self.mu), w_bar)
+        if depth > frozen:
+            state = self.run(p, depth, state=state, start=frozen)
         return NMFState(state.h, state.w, depth)
 
     def warm_start(self, problem: NMFProblem, n_iter: int) -> tuple[NMFState, int]:
-        """With ``cache_prefix``, a run of the trained depth starts after the frozen layers from
-        the memoised state of each item."""
-        if self.prefix_cache is None or n_iter != self.n_layers or not self.n_shared:
-            return super().warm_start(problem, n_iter)
-        return self._cached_prefix(problem), self.n_shared
+        """A run starts after the frozen layers (the first K − C, which have no parameters):
+        with ``cache_prefix`` from the memoised state of each item (runs of the trained
+        depth), and whenever no graph is recorded (inference) from :meth:`prefix`."""
+        if self.prefix_cache is not None and n_iter == self.n_layers and self.n_shared:
+            return self._cached_prefix(problem), self.n_shared
+        if not torch.is_grad_enabled() and self.n_shared:
+            depth = min(n_iter, self.n_shared)
+            return self.prefix(problem, depth), depth
+        return super().warm_start(problem, n_iter)
 
     def _cached_prefix(self, p: NMFProblem) -> NMFState:
         assert self.prefix_cache is not None

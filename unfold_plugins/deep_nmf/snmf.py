@@ -38,11 +38,13 @@ W first and then H in each iteration, as scikit-learn's ``NMF(solver="mu")``.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
 
 from unfold.errors import InputDataError
+from unfold_plugins.deep_nmf.backend import Backend, default_backend
 
 Tensor = torch.Tensor
 EPS = 1e-12
@@ -82,6 +84,74 @@ def update_h(v: Tensor, wt: Tensor, h: Tensor, beta: float, mu: float) -> Tensor
         num = wt.transpose(-1, -2) @ (v * lam ** (beta - 2))
         den = wt.transpose(-1, -2) @ lam ** (beta - 1) + mu
     return h * num / den.clamp_min(EPS)
+
+
+@torch.no_grad()
+def kl_h_updates(v: Tensor, w: Tensor, n_iter: int, mu: float, h: Tensor | None = None,
+                 backend: Backend | None = None) -> Tensor:
+    """``n_iter`` H steps of eq. 33 with β = 1 and fixed bases, for inference (no graph).
+
+    Equal to ``n_iter`` calls of :func:`update_h` within float rounding, with what does not
+    change hoisted out of the loop and every large array written in place:
+
+    .. math::
+
+        Λ = \\max(W H, ε), \\quad R = V / Λ, \\quad H \\leftarrow H \\circ (W D^{-1})^T R,
+        \\qquad D = \\operatorname{diag}(\\max(W^T 1 + μ, ε))\\ \\text{(computed once)}.
+
+    Per step and item this is two GEMMs (``W H`` and ``Wᵀ R``, F·R·N multiply-adds each) and
+    the elementwise passes, in buffers reused by every step. They run frames-major, on Vᵀ
+    ``(N, F)`` and Hᵀ ``(N, R)`` (one transposed copy per item), as scikit-learn's MU solver
+    does. The columns of H are independent, so a backend may run the frames in ``workers``
+    blocks at once (numpy's: one Python thread per block, each with a single-threaded BLAS;
+    numpy releases the GIL in its products and ufuncs). Started from H⁰ = 1 (``h=None``, the
+    deep NMF init) the first Λ is the row sums of W for every frame, so the first step needs no
+    ``W H`` product.
+
+    Args:
+        v: data ``(batch, F, N)``, ≥ 0.
+        w: bases ``(F, R)``.
+        h: activations ``(batch, R, N)`` to start from (not modified); None: H⁰ = 1.
+        backend: the library that runs the loop (:mod:`~unfold_plugins.deep_nmf.backend`);
+            default :func:`~unfold_plugins.deep_nmf.backend.default_backend` of ``v``.
+    Returns:
+        H after ``n_iter`` steps ``(batch, R, N)``.
+    """
+    b, f, n = v.shape
+    r = w.shape[1]
+    w = w.to(v.dtype).contiguous()
+    w_den = w / (w.sum(0) + mu).clamp_min(EPS)  # W D⁻¹ (F, R): eq. 33's denominator folded in
+    out = v.new_empty(b, r, n)
+    if n_iter == 0:
+        return out.fill_(1.0) if h is None else out.copy_(h)
+    run = default_backend(v) if backend is None else backend
+    vt, ratio = v.new_empty(n, f), v.new_empty(n, f)
+    ht, num = v.new_empty(n, r), v.new_empty(n, r)
+
+    def frames(a: int, z: int) -> None:  # the steps on frames a … z − 1 (columns are independent)
+        for step in range(n_iter):
+            if step or h is not None:
+                run.mm(ht[a:z], w.T, ratio[a:z])  # Λᵀ = Hᵀ Wᵀ
+            run.ratio(vt[a:z], ratio[a:z], EPS)  # Rᵀ = Vᵀ / max(Λᵀ, ε)
+            run.mm(ratio[a:z], w_den, num[a:z])  # ((W D⁻¹)ᵀ R)ᵀ = Rᵀ W D⁻¹
+            run.scale(ht[a:z], num[a:z])
+
+    with run.threads() as workers:
+        bounds = [n * k // workers for k in range(workers + 1)]
+        for i in range(b):
+            vt.copy_(v[i].T)
+            if h is None:  # H⁰ = 1: Λ = W 1 1ᵀ, the same row sums for every frame
+                ht.fill_(1.0)
+                ratio.copy_(w.sum(1).expand(n, f))
+            else:
+                ht.copy_(h[i].T)
+            if workers == 1:
+                frames(0, n)
+            else:
+                with ThreadPoolExecutor(workers) as pool:
+                    list(pool.map(frames, bounds[:-1], bounds[1:]))
+            out[i].copy_(ht.T)
+    return out
 
 
 def _w_ratio(v: Tensor, w: Tensor, h: Tensor, beta: float, normalize: bool) -> Tensor:

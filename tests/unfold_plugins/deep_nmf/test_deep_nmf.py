@@ -129,3 +129,20 @@ def test_prefix_cache_gives_the_same_outputs_and_gradients(tying):
     half = NMFProblem.from_magnitudes(p.m[:1], cached.context)  # an item seen in a batch
     torch.testing.assert_close(cached(half), plain(half))
     assert len(cached.prefix_cache) == (p.m.shape[0] if cached.n_shared else 0)
+
+
+@pytest.mark.parametrize("tying", ["tied", "partial:2", "untied"])
+def test_inference_without_graph_equals_the_layer_by_layer_run_in_float32(tying):
+    """Without a graph the frozen layers run in place (``kl_h_updates``); with one, every layer
+    is a ``step``: the same outputs to float32 rounding, at the trained depth and beyond."""
+    g = torch.Generator().manual_seed(5)
+    model = DeepNMF(25, torch.rand(45, 12, generator=g) + 0.01, n_speech=6, n_freq=9, mu=5.0,
+                    tying=tying)
+    m = torch.rand(2, 9, 40, generator=g)
+    m[0, :, :4] = 0
+    p = NMFProblem.from_magnitudes(m, model.context)
+    for depth in (3, 25, 30):
+        with torch.no_grad():
+            fast = model(p, depth)
+        torch.testing.assert_close(fast, model(p, depth).detach(), rtol=1e-5, atol=1e-7)
+        assert bool(torch.isfinite(fast).all())

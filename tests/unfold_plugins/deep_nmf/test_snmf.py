@@ -5,9 +5,11 @@ import pytest
 import torch
 from scipy.special import kl_div
 
+from unfold_plugins.deep_nmf.backend import NumpyBackend, TorchBackend
 from unfold_plugins.deep_nmf.snmf import (
     beta_divergence,
     exemplar_init,
+    kl_h_updates,
     normalize_columns,
     objective,
     snmf,
@@ -99,3 +101,42 @@ def test_snmf_rejects_bad_shapes_and_negative_data():
         snmf(v, w0.T, h0, 1)
     with pytest.raises(ValueError, match=">= 0"):
         snmf(-v, w0, h0, 1)
+
+
+@pytest.mark.parametrize("backend", [TorchBackend(), NumpyBackend()], ids=["torch", "numpy"])
+@pytest.mark.parametrize("start", ["ones", "given"])
+def test_kl_h_updates_equal_repeated_update_h_in_float32(start, backend):
+    """The in-place inference loop is the reference step (``update_h``, β = 1) repeated."""
+    g = torch.Generator().manual_seed(4)
+    v = torch.rand(2, 36, 50, generator=g) ** 2
+    v[1, :, :3] = 0  # silent frames: Λ floored, no NaN
+    w = normalize_columns(torch.rand(36, 10, generator=g) + 0.01)
+    h0 = torch.ones(2, 10, 50) if start == "ones" else torch.rand(2, 10, 50, generator=g) + 0.1
+    ref = h0
+    for _ in range(25):
+        ref = update_h(v, w, ref, 1.0, 5.0)
+    fast = kl_h_updates(v, w, 25, 5.0, None if start == "ones" else h0, backend)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-7)
+    assert bool(torch.isfinite(fast).all())
+    torch.testing.assert_close(kl_h_updates(v, w, 0, 5.0, None if start == "ones" else h0), h0)
+
+
+def test_numpy_backend_in_blocks_of_frames_equals_the_reference_and_restores_threads():
+    """With 3 torch threads the numpy backend runs 3 blocks of frames in Python threads: the
+    same H as ``update_h`` repeated, and torch's thread count is given back."""
+    g = torch.Generator().manual_seed(6)
+    v = torch.rand(2, 36, 50, generator=g) ** 2
+    w = normalize_columns(torch.rand(36, 10, generator=g) + 0.01)
+    ref = torch.ones(2, 10, 50)
+    for _ in range(25):
+        ref = update_h(v, w, ref, 1.0, 5.0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        with NumpyBackend().threads() as workers:
+            assert workers == 3 and torch.get_num_threads() == 1
+        fast = kl_h_updates(v, w, 25, 5.0, backend=NumpyBackend())
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-7)
