@@ -39,14 +39,15 @@ import math
 
 import torch
 
-from unfold.nn.apl import NegSquare, apl
+from unfold.nn.apl import NegSquare
 from unfold.params import Constraint, Param, as_constraint
 from unfold.unroller import Theta, Unroller
 from unfold_plugins.admm_pr.admm import ADMMState, admm_init, admm_step
+from unfold_plugins.admm_pr.gla import EPS
+from unfold_plugins.admm_pr.learned_prox import R_FLOOR, learned_prox_phase
 from unfold_plugins.admm_pr.problem import PRProblem, example_problem
 
 Tensor = torch.Tensor
-R_FLOOR = 1e-6
 
 
 class Scaled:
@@ -61,24 +62,6 @@ class Scaled:
 
     def inverse(self, value: Tensor) -> Tensor:
         return self.inner.inverse(value) / self.scale
-
-
-def r_term(r: Tensor, theta: Theta, log_r: Tensor | None = None) -> Tensor:
-    """γ̃² r^{β−1} (the paper's γ² r^{β−1}/(β−1)); r floored at ``R_FLOOR``. ``log_r``:
-    log max(r, R_FLOOR) when already computed (``PRProblem.log_r``, once per problem)."""
-    if log_r is None:
-        log_r = torch.log(r.clamp_min(R_FLOOR))
-    return theta.gamma2 * torch.exp((theta.beta - 1) * log_r)
-
-
-def learned_prox(y: Tensor, r: Tensor, theta: Theta, log_r: Tensor | None = None) -> Tensor:
-    """F(y, r) of eq. (19) with the parameters of one layer (``log_r`` as in :func:`r_term`)."""
-    return apl(torch.addcmul(r_term(r, theta, log_r), theta.gamma1, y), theta.w, theta.b)
-
-
-def apl_tolerance(w: Tensor, b: Tensor) -> float:
-    """Bound on |F − prox_quad| at initialisation: Σ_c |w_c| max(b_c, 0)."""
-    return float((w.abs() * b.clamp_min(0)).sum().detach())
 
 
 class UADMM(Unroller):
@@ -125,10 +108,10 @@ class UADMM(Unroller):
     def step(self, s: ADMMState, theta: Theta, problem: PRProblem) -> ADMMState:
         log_r = problem.log_r(R_FLOOR)
 
-        def prox(y: Tensor, R: Tensor) -> Tensor:
-            return learned_prox(y, R, theta, log_r)
+        def project(h: Tensor) -> Tensor:
+            return learned_prox_phase(h, log_r, theta, EPS)
 
-        return admm_step(s, problem.r, theta.rho, prox, 1, problem.analysis, problem.synthesis)
+        return admm_step(s, theta.rho, project, 1, problem.analysis, problem.synthesis)
 
     def readout(self, s: ADMMState, problem: PRProblem) -> Tensor:
         return s.x

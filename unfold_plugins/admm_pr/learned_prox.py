@@ -1,0 +1,153 @@
+r"""The learned proximity operator of UADMM (Vial et al. 2022, eqs. 18–19) and the step (6)–(7)
+it takes inside an ADMM layer, fused into one autograd Function.
+
+With ρ_β = e^{(β−1) log r} (log r floored at ``R_FLOOR``, computed once per problem):
+
+.. math::
+
+    F(y, r) = \mathrm{APL}\big(γ^{(1)} y + \tilde γ^{(2)} ρ_β\big),
+    \qquad \mathrm{APL}(z) = (z)_+ + \sum_c w_c (b_c - z)_+                    \quad (18), (19)
+
+In a layer the prox acts on the modulus of h = A x + λ/ρ and keeps its phase (eqs. 6, 7):
+
+.. math::
+
+    m = |h|,\quad z = γ^{(1)} m + \tilde γ^{(2)} ρ_β,\quad
+    v = F(m, r)\, \frac{h}{m + ε} = h\, s,\quad s = \frac{\mathrm{APL}(z)}{m + ε}
+
+with |h| floored at √tiny as in :func:`unfold.signal.modulus.modulus`. Written as modulus,
+prox and phase factor (the reference, :func:`learned_prox_phase_reference`), autograd takes
+about sixty passes over the ``(batch, freq, frames)`` arrays per layer, a dozen of them complex
+products and type promotions (complex × real copies the real operand to complex first). The
+backward below takes about thirty, three of them complex (PyTorch's convention for complex
+tensors, ḡ = ∂L/∂Re v + i ∂L/∂Im v):
+
+.. math::
+
+    q = \mathrm{Re}(\bar h\, ḡ),\quad ∂_u = \frac{q}{m + ε},\quad
+    ∂_z = ∂_u \big(1_{z > 0} - \sum_c w_c 1_{z < b_c}\big)
+
+    ∂_m = γ^{(1)} ∂_z - s\, ∂_u,\qquad ∂_h = ḡ\, s + h\, \frac{∂_m}{m}
+
+    ∂_{γ^{(1)}} = \sum ∂_z m,\quad ∂_{\tilde γ^{(2)}} = \sum ∂_z ρ_β,\quad
+    ∂_β = \tilde γ^{(2)} \sum ∂_z ρ_β \log r,\quad ∂_{\log r} = (β - 1) \tilde γ^{(2)} ∂_z ρ_β
+
+    ∂_{w_c} = \sum ∂_u (b_c - z)_+,\qquad ∂_{b_c} = w_c \sum ∂_u 1_{z < b_c}
+
+(sums over all elements; the indicator derivatives are those of ``torch.relu``, 0 at the
+kinks). A second derivative (``create_graph=True``) goes through the reference instead.
+Shapes: h ``(batch, freq, frames)`` complex, log r the same shape real, γ¹, γ̃², β 0-d,
+w and b ``(C,)``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from unfold.nn.apl import apl
+from unfold.signal.modulus import modulus
+from unfold.unroller import Theta
+
+Tensor = torch.Tensor
+R_FLOOR = 1e-6
+
+
+def r_term(r: Tensor, theta: Theta, log_r: Tensor | None = None) -> Tensor:
+    """γ̃² r^{β−1} (the paper's γ² r^{β−1}/(β−1)); r floored at ``R_FLOOR``. ``log_r``:
+    log max(r, R_FLOOR) when already computed (``PRProblem.log_r``, once per problem)."""
+    if log_r is None:
+        log_r = torch.log(r.clamp_min(R_FLOOR))
+    return theta.gamma2 * torch.exp((theta.beta - 1) * log_r)
+
+
+def learned_prox(y: Tensor, r: Tensor, theta: Theta, log_r: Tensor | None = None) -> Tensor:
+    """F(y, r) of eq. (19) with the parameters of one layer (``log_r`` as in :func:`r_term`)."""
+    return apl(torch.addcmul(r_term(r, theta, log_r), theta.gamma1, y), theta.w, theta.b)
+
+
+def apl_tolerance(w: Tensor, b: Tensor) -> float:
+    """Bound on |F − prox_quad| at initialisation: Σ_c |w_c| max(b_c, 0)."""
+    return float((w.abs() * b.clamp_min(0)).sum().detach())
+
+
+def learned_prox_phase(h: Tensor, log_r: Tensor, theta: Theta, eps: float) -> Tensor:
+    """v = F(|h|, r) ⊙ h / (|h| + ε) (eqs. 6, 7, 19) with the backward of the module doc."""
+    return _LearnedProxPhase.apply(h, log_r, theta.gamma1, theta.gamma2, theta.beta, theta.w,
+                                   theta.b, eps)
+
+
+def learned_prox_phase_reference(h: Tensor, log_r: Tensor, gamma1: Tensor, gamma2: Tensor,
+                                 beta: Tensor, w: Tensor, b: Tensor, eps: float) -> Tensor:
+    """The same map composed of differentiable pieces (autograd's backward, any order)."""
+    m = modulus(h)
+    z = torch.addcmul(gamma2 * torch.exp((beta - 1) * log_r), gamma1, m)
+    return h * (apl(z, w, b) / (m + eps))
+
+
+def _sum_of_product(a: Tensor, b: Tensor) -> Tensor:
+    return torch.mul(a, b).sum()
+
+
+class _LearnedProxPhase(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, h: Tensor, log_r: Tensor, gamma1: Tensor, gamma2: Tensor,  # type: ignore[override]
+                beta: Tensor, w: Tensor, b: Tensor, eps: float) -> Tensor:
+        tiny = torch.finfo(log_r.dtype).tiny
+        m = (h * h.conj()).real.clamp_min(tiny).sqrt_()
+        rho_beta = torch.exp((beta - 1) * log_r)
+        z = torch.addcmul(gamma2 * rho_beta, gamma1, m)
+        s = torch.relu(z)
+        hinges = []
+        for c in range(w.shape[0]):
+            hinge = torch.sub(b[c], z).relu_()  # (b_c − z)_+
+            s.addcmul_(hinge, w[c])
+            hinges.append(hinge)
+        denom = m + eps
+        s.div_(denom)  # s = APL(z) / (m + ε)
+        ctx.eps = eps
+        ctx.save_for_backward(h, log_r, gamma1, gamma2, beta, w, b, m, denom, s, z, rho_beta,
+                              *hinges)
+        return h * s
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        h, log_r, gamma1, gamma2, beta, w, b, m, denom, s, z, rho_beta, *hinges = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        if torch.is_grad_enabled():  # create_graph: differentiate the reference, twice if asked
+            inputs = (h, log_r, gamma1, gamma2, beta, w, b)
+            wanted = [x for x, n in zip(inputs, needs, strict=False) if n]
+            v = learned_prox_phase_reference(*inputs, ctx.eps)
+            got = iter(torch.autograd.grad(v, wanted, grad, create_graph=True, allow_unused=True))
+            return (*(next(got) if n else None for n in needs[:7]), None)
+        g_u = (h.conj() * grad).real / denom  # ∂_u = Re(h̄ ḡ) / (m + ε)
+        g_z = torch.ops.aten.threshold_backward(g_u, z, 0)  # ∂_u 1[z > 0]
+        g_w, g_b = [], []
+        for c, hinge in enumerate(hinges):
+            inside = torch.ops.aten.threshold_backward(g_u, hinge, 0)  # ∂_u 1[z < b_c]
+            g_z.addcmul_(inside, -w[c])
+            if needs[5]:
+                g_w.append(_sum_of_product(g_u, hinge))
+            if needs[6]:
+                g_b.append(w[c] * inside.sum())
+        g_m = torch.mul(g_z, gamma1).addcmul_(g_u, s, value=-1)  # γ¹ ∂_z − s ∂_u
+        g_h = grad * s
+        g_h += h * g_m.div_(m)
+        g_log_r = g_gamma2 = g_beta = None
+        if needs[1] or needs[3] or needs[4]:
+            g_rho = torch.mul(g_z, rho_beta)  # ∂_z ρ_β
+            if needs[1]:
+                g_log_r = (beta - 1) * gamma2 * g_rho
+            if needs[3]:
+                g_gamma2 = g_rho.sum().reshape(gamma2.shape)
+            if needs[4]:
+                g_beta = (gamma2 * _sum_of_product(g_rho, log_r)).reshape(beta.shape)
+        return (
+            g_h,
+            g_log_r,
+            _sum_of_product(g_z, m).reshape(gamma1.shape) if needs[2] else None,
+            g_gamma2,
+            g_beta,
+            torch.stack(g_w).reshape(w.shape) if needs[5] else None,
+            torch.stack(g_b).reshape(b.shape) if needs[6] else None,
+            None,
+        )
