@@ -18,8 +18,7 @@ half the coefficients' signs and move even the true signal). Eq. (9) is
 written with (A x)^d, the constraint of eq. (4); the paper prints A x, the same for d = 1. The
 state carries A x_t so that one iteration costs one analysis and one synthesis. x_0 = A^+ z_0,
 λ_0 = 0. The prox is any ``prox(y, R, ρ)``: the fixed ones of ``prox.py`` here, the learned APL
-sublayer in ``learned_prox.py``, which :class:`UADMM` applies through a fused prox-and-phase
-step (``project`` below). Shapes: x ``(batch, samples)``; Ax, λ ``(batch, freq, frames)`` complex.
+sublayer in ``uadmm.py``. Shapes: x ``(batch, samples)``; Ax, λ ``(batch, freq, frames)`` complex.
 """
 
 from __future__ import annotations
@@ -53,26 +52,17 @@ def cpow(z: Tensor, p: float) -> Tensor:
     return z * modulus(z) ** (p - 1)  # modulus is floored at tiny: finite, and 0 at z = 0
 
 
-def prox_with_phase(prox: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-    """Steps (6), (7) for a prox of the modulus: h ↦ prox(|h|) ⊙ h / (|h| + ε)."""
-
-    def project(h: Tensor) -> Tensor:
-        mag = modulus(h)
-        return with_phase_of(h, prox(mag), mag, EPS)
-
-    return project
-
-
-def admm_step(s: ADMMState, rho: Tensor | float, project: Callable[[Tensor], Tensor], d: int,
+def admm_step(s: ADMMState, r: Tensor, rho: Tensor | float,
+              prox: Callable[[Tensor, Tensor], Tensor], d: int,
               analysis: Callable[[Tensor], Tensor],
               synthesis: Callable[[Tensor], Tensor]) -> ADMMState:
-    """One ADMM iteration (5)–(9). ``project(h)`` is steps (6), (7), u ⊙ e^{iθ}, with ρ and
-    R = r^d (and any learned parameter) already inside: :func:`prox_with_phase` of a fixed prox
-    here, the fused learned one in :class:`UADMM`."""
+    """One ADMM iteration (5)–(9); ``prox(y, R)`` already holds ρ (and any learned parameter)."""
+    R = r if d == 1 else r * r
     inv_rho = 1 / torch.as_tensor(rho, dtype=s.lam.real.dtype)  # in the state's precision
     scaled_lam = s.lam * inv_rho  # a product: complex / real costs ~7x as much on CPU
     h = cpow(s.Ax, d) + scaled_lam  # (5)
-    v = project(h)  # (6), (7)
+    mag = modulus(h)
+    v = with_phase_of(h, prox(mag, R), mag, EPS)  # (6), (7): u ⊙ e^{iθ}
     x = synthesis(cpow(v - scaled_lam, 1 / d))  # (8)
     Ax = analysis(x)
     lam = s.lam + rho * (cpow(Ax, d) - v)  # (9)
@@ -108,13 +98,11 @@ class ADMM(Unroller):
 
     def step(self, s: ADMMState, theta: Theta, problem: PRProblem) -> ADMMState:
         rho = theta.rho
-        R = problem.r if self.d == 1 else problem.r * problem.r
 
-        def prox(y: Tensor) -> Tensor:
+        def prox(y: Tensor, R: Tensor) -> Tensor:
             return self.prox_fn(y, R, rho)
 
-        return admm_step(s, rho, prox_with_phase(prox), self.d, problem.analysis,
-                         problem.synthesis)
+        return admm_step(s, problem.r, rho, prox, self.d, problem.analysis, problem.synthesis)
 
     def readout(self, s: ADMMState, problem: PRProblem) -> Tensor:
         return s.x

@@ -1,5 +1,5 @@
-r"""The learned proximity operator of UADMM (Vial et al. 2022, eqs. 18–19) and the step (6)–(7)
-it takes inside an ADMM layer, fused into one autograd Function.
+r"""The learned proximity operator of UADMM (Vial et al. 2022, eqs. 18–19) and the ADMM update
+(5)–(9) around it, fused into one autograd Function.
 
 With ρ_β = e^{(β−1) log r} (log r floored at ``R_FLOOR``, computed once per problem):
 
@@ -8,26 +8,36 @@ With ρ_β = e^{(β−1) log r} (log r floored at ``R_FLOOR``, computed once per
     F(y, r) = \mathrm{APL}\big(γ^{(1)} y + \tilde γ^{(2)} ρ_β\big),
     \qquad \mathrm{APL}(z) = (z)_+ + \sum_c w_c (b_c - z)_+                    \quad (18), (19)
 
-In a layer the prox acts on the modulus of h = A x + λ/ρ and keeps its phase (eqs. 6, 7):
+**The layer in scaled form.** With q_t = λ_t/ρ and e_t = u_{t+1} ⊙ e^{iθ_{t+1}} − q_t the
+input of the synthesis (8), eq. (9) reads q_{t+1} = q_t + A x_{t+1} − u ⊙ e^{iθ} =
+A x_{t+1} − e_t, so a layer needs only A x_t and the previous e (λ_0 = 0: e_{−1} = A x_0):
 
 .. math::
+
+    q = A x - e_{prev},\quad h = A x + q                                         \quad (5)
 
     m = |h|,\quad z = γ^{(1)} m + \tilde γ^{(2)} ρ_β,\quad
-    v = F(m, r)\, \frac{h}{m + ε} = h\, s,\quad s = \frac{\mathrm{APL}(z)}{m + ε}
+    s = \frac{\mathrm{APL}(z)}{m + ε},\quad e = h\, s - q                        \quad (6), (7)
 
-with |h| floored at √tiny as in :func:`unfold.signal.modulus.modulus`. Written as modulus,
-prox and phase factor (the reference, :func:`learned_prox_phase_reference`), autograd takes
-about sixty passes over the ``(batch, freq, frames)`` arrays per layer, a dozen of them complex
-products and type promotions (complex × real copies the real operand to complex first). The
-backward below takes about thirty, three of them complex (PyTorch's convention for complex
-tensors, ḡ = ∂L/∂Re v + i ∂L/∂Im v):
+and x_{t+1} = A^+ e (8). ρ drops out: with F in place of the fixed prox nothing else depends on
+it (the fixed proxes of ``prox.py`` hold ρ, so :class:`ADMM` keeps λ). |h| is floored at √tiny
+as in :func:`unfold.signal.modulus.modulus`.
+
+**Backward.** Written as modulus, prox, phase factor and the λ/ρ arithmetic (the reference,
+:func:`learned_admm_update_reference`), autograd takes about seventy passes over the
+``(batch, freq, frames)`` arrays per layer, sixteen of them complex (a complex × real product
+first copies the real operand to complex). The backward below takes about thirty, seven of
+them complex. PyTorch's convention for complex tensors, G = ∂L/∂Re e + i ∂L/∂Im e;
+p = Re(\bar h G):
 
 .. math::
 
-    q = \mathrm{Re}(\bar h\, ḡ),\quad ∂_u = \frac{q}{m + ε},\quad
-    ∂_z = ∂_u \big(1_{z > 0} - \sum_c w_c 1_{z < b_c}\big)
+    ∂_u = \frac{p}{m + ε},\quad
+    ∂_z = ∂_u \big(1_{z > 0} - \sum_c w_c 1_{z < b_c}\big),\quad
+    ∂_m = γ^{(1)} ∂_z - s\, ∂_u
 
-    ∂_m = γ^{(1)} ∂_z - s\, ∂_u,\qquad ∂_h = ḡ\, s + h\, \frac{∂_m}{m}
+    ∂_h = G\, s + h\, \frac{∂_m}{m},\qquad
+    ∂_{e_{prev}} = G - ∂_h,\qquad ∂_{Ax} = ∂_h - ∂_{e_{prev}} = 2 ∂_h - G
 
     ∂_{γ^{(1)}} = \sum ∂_z m,\quad ∂_{\tilde γ^{(2)}} = \sum ∂_z ρ_β,\quad
     ∂_β = \tilde γ^{(2)} \sum ∂_z ρ_β \log r,\quad ∂_{\log r} = (β - 1) \tilde γ^{(2)} ∂_z ρ_β
@@ -36,7 +46,7 @@ tensors, ḡ = ∂L/∂Re v + i ∂L/∂Im v):
 
 (sums over all elements; the indicator derivatives are those of ``torch.relu``, 0 at the
 kinks). A second derivative (``create_graph=True``) goes through the reference instead.
-Shapes: h ``(batch, freq, frames)`` complex, log r the same shape real, γ¹, γ̃², β 0-d,
+Shapes: A x, e ``(batch, freq, frames)`` complex, log r the same shape real, γ¹, γ̃², β 0-d,
 w and b ``(C,)``.
 """
 
@@ -70,29 +80,36 @@ def apl_tolerance(w: Tensor, b: Tensor) -> float:
     return float((w.abs() * b.clamp_min(0)).sum().detach())
 
 
-def learned_prox_phase(h: Tensor, log_r: Tensor, theta: Theta, eps: float) -> Tensor:
-    """v = F(|h|, r) ⊙ h / (|h| + ε) (eqs. 6, 7, 19) with the backward of the module doc."""
-    return _LearnedProxPhase.apply(h, log_r, theta.gamma1, theta.gamma2, theta.beta, theta.w,
-                                   theta.b, eps)
+def learned_admm_update(Ax: Tensor, e_prev: Tensor, log_r: Tensor, theta: Theta,
+                        eps: float) -> Tensor:
+    """e = F(|h|, r) h / (|h| + ε) − q with q = A x − e_prev, h = A x + q (module doc)."""
+    return _LearnedADMMUpdate.apply(Ax, e_prev, log_r, theta.gamma1, theta.gamma2, theta.beta,
+                                    theta.w, theta.b, eps)
 
 
-def learned_prox_phase_reference(h: Tensor, log_r: Tensor, gamma1: Tensor, gamma2: Tensor,
-                                 beta: Tensor, w: Tensor, b: Tensor, eps: float) -> Tensor:
+def learned_admm_update_reference(Ax: Tensor, e_prev: Tensor, log_r: Tensor, gamma1: Tensor,
+                                  gamma2: Tensor, beta: Tensor, w: Tensor, b: Tensor,
+                                  eps: float) -> Tensor:
     """The same map composed of differentiable pieces (autograd's backward, any order)."""
+    q = Ax - e_prev
+    h = Ax + q
     m = modulus(h)
     z = torch.addcmul(gamma2 * torch.exp((beta - 1) * log_r), gamma1, m)
-    return h * (apl(z, w, b) / (m + eps))
+    return h * (apl(z, w, b) / (m + eps)) - q
 
 
 def _sum_of_product(a: Tensor, b: Tensor) -> Tensor:
     return torch.mul(a, b).sum()
 
 
-class _LearnedProxPhase(torch.autograd.Function):
+class _LearnedADMMUpdate(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, h: Tensor, log_r: Tensor, gamma1: Tensor, gamma2: Tensor,  # type: ignore[override]
-                beta: Tensor, w: Tensor, b: Tensor, eps: float) -> Tensor:
+    def forward(ctx, Ax: Tensor, e_prev: Tensor, log_r: Tensor,  # type: ignore[override]
+                gamma1: Tensor, gamma2: Tensor, beta: Tensor, w: Tensor, b: Tensor,
+                eps: float) -> Tensor:
         tiny = torch.finfo(log_r.dtype).tiny
+        q = Ax - e_prev  # λ/ρ
+        h = Ax + q
         m = (h * h.conj()).real.clamp_min(tiny).sqrt_()
         rho_beta = torch.exp((beta - 1) * log_r)
         z = torch.addcmul(gamma2 * rho_beta, gamma1, m)
@@ -105,49 +122,53 @@ class _LearnedProxPhase(torch.autograd.Function):
         denom = m + eps
         s.div_(denom)  # s = APL(z) / (m + ε)
         ctx.eps = eps
-        ctx.save_for_backward(h, log_r, gamma1, gamma2, beta, w, b, m, denom, s, z, rho_beta,
-                              *hinges)
-        return h * s
+        ctx.save_for_backward(Ax, e_prev, log_r, gamma1, gamma2, beta, w, b, h, m, denom, s, z,
+                              rho_beta, *hinges)
+        return (h * s).sub_(q)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        h, log_r, gamma1, gamma2, beta, w, b, m, denom, s, z, rho_beta, *hinges = ctx.saved_tensors
+        (Ax, e_prev, log_r, gamma1, gamma2, beta, w, b, h, m, denom, s, z, rho_beta,
+         *hinges) = ctx.saved_tensors
         needs = ctx.needs_input_grad
         if torch.is_grad_enabled():  # create_graph: differentiate the reference, twice if asked
-            inputs = (h, log_r, gamma1, gamma2, beta, w, b)
+            inputs = (Ax, e_prev, log_r, gamma1, gamma2, beta, w, b)
             wanted = [x for x, n in zip(inputs, needs, strict=False) if n]
-            v = learned_prox_phase_reference(*inputs, ctx.eps)
-            got = iter(torch.autograd.grad(v, wanted, grad, create_graph=True, allow_unused=True))
-            return (*(next(got) if n else None for n in needs[:7]), None)
-        g_u = (h.conj() * grad).real / denom  # ∂_u = Re(h̄ ḡ) / (m + ε)
+            e = learned_admm_update_reference(*inputs, ctx.eps)
+            got = iter(torch.autograd.grad(e, wanted, grad, create_graph=True, allow_unused=True))
+            return (*(next(got) if n else None for n in needs[:8]), None)
+        g_u = (h.conj() * grad).real / denom  # ∂_u = Re(h̄ G) / (m + ε)
         g_z = torch.ops.aten.threshold_backward(g_u, z, 0)  # ∂_u 1[z > 0]
         g_w, g_b = [], []
         for c, hinge in enumerate(hinges):
             inside = torch.ops.aten.threshold_backward(g_u, hinge, 0)  # ∂_u 1[z < b_c]
             g_z.addcmul_(inside, -w[c])
-            if needs[5]:
-                g_w.append(_sum_of_product(g_u, hinge))
             if needs[6]:
+                g_w.append(_sum_of_product(g_u, hinge))
+            if needs[7]:
                 g_b.append(w[c] * inside.sum())
         g_m = torch.mul(g_z, gamma1).addcmul_(g_u, s, value=-1)  # γ¹ ∂_z − s ∂_u
         g_h = grad * s
         g_h += h * g_m.div_(m)
+        g_prev = grad - g_h
+        g_Ax = g_h.sub_(g_prev)  # 2 ∂_h − G
         g_log_r = g_gamma2 = g_beta = None
-        if needs[1] or needs[3] or needs[4]:
+        if needs[2] or needs[4] or needs[5]:
             g_rho = torch.mul(g_z, rho_beta)  # ∂_z ρ_β
-            if needs[1]:
+            if needs[2]:
                 g_log_r = (beta - 1) * gamma2 * g_rho
-            if needs[3]:
-                g_gamma2 = g_rho.sum().reshape(gamma2.shape)
             if needs[4]:
+                g_gamma2 = g_rho.sum().reshape(gamma2.shape)
+            if needs[5]:
                 g_beta = (gamma2 * _sum_of_product(g_rho, log_r)).reshape(beta.shape)
         return (
-            g_h,
+            g_Ax,
+            g_prev,
             g_log_r,
-            _sum_of_product(g_z, m).reshape(gamma1.shape) if needs[2] else None,
+            _sum_of_product(g_z, m).reshape(gamma1.shape) if needs[3] else None,
             g_gamma2,
             g_beta,
-            torch.stack(g_w).reshape(w.shape) if needs[5] else None,
-            torch.stack(g_b).reshape(b.shape) if needs[6] else None,
+            torch.stack(g_w).reshape(w.shape) if needs[6] else None,
+            torch.stack(g_b).reshape(b.shape) if needs[7] else None,
             None,
         )
