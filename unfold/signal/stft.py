@@ -201,8 +201,8 @@ class STFT(torch.nn.Module):
             spec = F.pad(spec, (0, 0, 0, 1))
         frames = torch.fft.irfft(spec.transpose(1, 2), n=self.n_fft, norm="ortho")
         w = self._window(frames)
-        w2 = (w**2).expand(1, frames.shape[1], -1)
-        return self._fold_frames(frames * w), self._fold_frames(w2)
+        w2 = (w**2).repeat(1, frames.shape[1], 1)  # _fold_frames writes into its input
+        return self._fold_frames(frames.mul_(w)), self._fold_frames(w2)
 
     def _overlap_add(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """Windowed OLA of the frames of ``spec``: ``(batch, padded_samples)`` real."""
@@ -217,27 +217,30 @@ class STFT(torch.nn.Module):
         if self.drop_nyquist:
             spec = F.pad(spec, (0, 0, 0, 1))
         frames = torch.fft.irfft(spec.transpose(1, 2), n=self.n_fft, norm="ortho")
-        return self._fold(frames * self._window(frames), length)
+        return self._fold(frames.mul_(self._window(frames)), length)
 
     def _fold(self, frames: torch.Tensor, length: int) -> torch.Tensor:
-        r"""Overlap-add of frames ``(batch, frames, n_fft)`` -> ``(batch, padded_samples)``.
-
-        At ``hop = n_fft/2`` sample block ``m`` (of ``hop`` samples) is the second half of frame
-        ``m - 1`` plus the first half of frame ``m``: one addition and one concatenation, where
-        ``F.fold`` (col2im) is several times slower on CPU. Other hops use ``F.fold``.
-        """
+        """Overlap-add of frames ``(batch, frames, n_fft)`` -> ``(batch, padded_samples)``;
+        ``frames`` is overwritten (:meth:`_fold_frames`)."""
         left, right = self._pads(length)
         padded = left + length + right  # >= n_fft + (frames - 1) * hop, the frames' extent
         out = self._fold_frames(frames)
         return F.pad(out, (0, padded - out.shape[1])) if padded > out.shape[1] else out
 
     def _fold_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        """Overlap-add ``(batch, F, n_fft)`` -> ``(batch, n_fft + (F - 1) * hop)``."""
+        r"""Overlap-add ``(batch, F, n_fft)`` -> ``(batch, n_fft + (F - 1) * hop)``; ``frames``
+        is overwritten.
+
+        At ``hop = n_fft/2`` sample block ``m`` (of ``hop`` samples) is the second half of frame
+        ``m - 1`` plus the first half of frame ``m``: one addition in place and one
+        concatenation, where ``F.fold`` (col2im) is several times slower on CPU. Other hops use
+        ``F.fold``.
+        """
         if 2 * self.hop == self.n_fft:
             halves = frames.unflatten(-1, (2, self.hop))  # (batch, frames, 2, hop)
             first, second = halves[:, :, 0], halves[:, :, 1]
-            inner = first[:, 1:] + second[:, :-1]
-            return torch.cat([first[:, :1], inner, second[:, -1:]], dim=1).flatten(1)
+            first[:, 1:] += second[:, :-1]
+            return torch.cat([first, second[:, -1:]], dim=1).flatten(1)
         out = F.fold(
             frames.transpose(1, 2),
             output_size=(1, self.n_fft + (frames.shape[1] - 1) * self.hop),
@@ -280,7 +283,7 @@ class STFT(torch.nn.Module):
         key = (length, like.dtype, like.device)
         if key not in self._envelope_cache:
             with torch.inference_mode(False):
-                w2 = (self._window(like) ** 2).expand(1, self.n_frames(length), -1)
+                w2 = (self._window(like) ** 2).repeat(1, self.n_frames(length), 1)
                 half = self.n_fft // 2
                 env = self._fold(w2, length)[:, half : half + length]
             if bool((env.abs() < 1e-11).any()):

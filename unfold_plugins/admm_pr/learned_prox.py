@@ -98,6 +98,13 @@ def learned_admm_update_reference(Ax: Tensor, e_prev: Tensor, log_r: Tensor, gam
     return h * (apl(z, w, b) / (m + eps)) - q
 
 
+def _re_conj_product(a: Tensor, b: Tensor) -> Tensor:
+    """Re(ā b) = Re a Re b + Im a Im b, real: one product of the real views and one sum of their
+    planes (a complex product would first copy the conjugate, ~1.5x the time on CPU)."""
+    prod = torch.view_as_real(a) * torch.view_as_real(b)
+    return torch.add(prod[..., 0], prod[..., 1])
+
+
 def _sum_of_product(a: Tensor, b: Tensor) -> Tensor:
     return torch.mul(a, b).sum()
 
@@ -110,7 +117,7 @@ class _LearnedADMMUpdate(torch.autograd.Function):
         tiny = torch.finfo(log_r.dtype).tiny
         q = Ax - e_prev  # λ/ρ
         h = Ax + q
-        m = (h * h.conj()).real.clamp_min(tiny).sqrt_()
+        m = _re_conj_product(h, h).clamp_min_(tiny).sqrt_()
         rho_beta = torch.exp((beta - 1) * log_r)
         z = torch.addcmul(gamma2 * rho_beta, gamma1, m)
         s = torch.relu(z)
@@ -121,14 +128,15 @@ class _LearnedADMMUpdate(torch.autograd.Function):
             hinges.append(hinge)
         denom = m + eps
         s.div_(denom)  # s = APL(z) / (m + ε)
+        s_c = s.to(h.dtype)  # once: complex × real would convert s here and again in backward
         ctx.eps = eps
-        ctx.save_for_backward(Ax, e_prev, log_r, gamma1, gamma2, beta, w, b, h, m, denom, s, z,
-                              rho_beta, *hinges)
-        return (h * s).sub_(q)
+        ctx.save_for_backward(Ax, e_prev, log_r, gamma1, gamma2, beta, w, b, h, m, denom, s, s_c,
+                              z, rho_beta, *hinges)
+        return (h * s_c).sub_(q)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        (Ax, e_prev, log_r, gamma1, gamma2, beta, w, b, h, m, denom, s, z, rho_beta,
+        (Ax, e_prev, log_r, gamma1, gamma2, beta, w, b, h, m, denom, s, s_c, z, rho_beta,
          *hinges) = ctx.saved_tensors
         needs = ctx.needs_input_grad
         if torch.is_grad_enabled():  # create_graph: differentiate the reference, twice if asked
@@ -137,7 +145,7 @@ class _LearnedADMMUpdate(torch.autograd.Function):
             e = learned_admm_update_reference(*inputs, ctx.eps)
             got = iter(torch.autograd.grad(e, wanted, grad, create_graph=True, allow_unused=True))
             return (*(next(got) if n else None for n in needs[:8]), None)
-        g_u = (h.conj() * grad).real / denom  # ∂_u = Re(h̄ G) / (m + ε)
+        g_u = _re_conj_product(h, grad).div_(denom)  # ∂_u = Re(h̄ G) / (m + ε)
         g_z = torch.ops.aten.threshold_backward(g_u, z, 0)  # ∂_u 1[z > 0]
         g_w, g_b = [], []
         for c, hinge in enumerate(hinges):
@@ -148,8 +156,7 @@ class _LearnedADMMUpdate(torch.autograd.Function):
             if needs[7]:
                 g_b.append(w[c] * inside.sum())
         g_m = torch.mul(g_z, gamma1).addcmul_(g_u, s, value=-1)  # γ¹ ∂_z − s ∂_u
-        g_h = grad * s
-        g_h += h * g_m.div_(m)
+        g_h = (h * g_m.div_(m)).addcmul_(grad, s_c)  # h ∂_m / m + G s
         g_prev = grad - g_h
         g_Ax = g_h.sub_(g_prev)  # 2 ∂_h − G
         g_log_r = g_gamma2 = g_beta = None
