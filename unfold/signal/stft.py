@@ -81,6 +81,7 @@ class STFT(torch.nn.Module):
     """
 
     window: torch.Tensor
+    double_window: torch.Tensor
     bin_weights: torch.Tensor
     inv_bin_weights: torch.Tensor
 
@@ -107,6 +108,7 @@ class STFT(torch.nn.Module):
         self.n_fft, self.hop, self.window_name = n_fft, hop, window
         self.length, self.pad_mode, self.drop_nyquist = length, pad_mode, drop_nyquist
         self.register_buffer("window", w, persistent=False)  # float64; cast per call
+        self.register_buffer("double_window", 2 * w, persistent=False)
         weights = torch.full((n_fft // 2 + 1,), 2.0, dtype=torch.float64)
         weights[0] = weights[-1] = 1.0
         if drop_nyquist:
@@ -163,14 +165,17 @@ class STFT(torch.nn.Module):
             raise ValueError(f"x must have shape (batch, samples), got {tuple(x.shape)}")
         return _Analysis.apply(x, self)
 
-    def _analysis(self, x: torch.Tensor) -> torch.Tensor:
+    def _analysis(self, x: torch.Tensor, window: str = "window") -> torch.Tensor:
+        """A x with the analysis window buffer ``window`` (``"double_window"``: 2 A x)."""
         left, right = self._pads(x.shape[-1])
         mode = "reflect" if self.pad_mode == "reflect" else "constant"
-        return self._frames(F.pad(x.unsqueeze(1), (left, right), mode=mode).squeeze(1))
+        xp = F.pad(x.unsqueeze(1), (left, right), mode=mode).squeeze(1)
+        return self._frames(xp, window)
 
-    def _frames(self, xp: torch.Tensor) -> torch.Tensor:
-        """Windowed rfft of the frames ``xp[:, t h : t h + N]`` of a padded signal."""
-        frames = xp.unfold(-1, self.n_fft, self.hop) * self._window(xp)
+    def _frames(self, xp: torch.Tensor, window: str = "window") -> torch.Tensor:
+        """Windowed rfft of the frames ``xp[:, t h : t h + N]`` of a padded signal, with the
+        window buffer ``window``."""
+        frames = xp.unfold(-1, self.n_fft, self.hop) * self._cast(window, xp)
         spec = torch.fft.rfft(frames, norm="ortho").transpose(1, 2)
         return spec[:, :-1] if self.drop_nyquist else spec
 
@@ -324,7 +329,11 @@ class _Analysis(torch.autograd.Function):
 
 
 class _Adjoint(torch.autograd.Function):
-    r"""``x = A^H Y = \mathrm{Re}(M^H (c ⊙ Y))``; its gradient is :math:`c ⊙ (A\,g)`."""
+    r"""``x = A^H Y = \mathrm{Re}(M^H (c ⊙ Y))``; its gradient is :math:`c ⊙ (A\,g)`.
+
+    Without a graph (``create_graph=False``) the gradient is computed as A g with the window
+    doubled (c = 2 on every bin but DC and Nyquist, exact in floating point) and those two
+    rows halved in place: no pass over the spectrum for the product with c."""
 
     @staticmethod
     def forward(ctx, spec: torch.Tensor, op: STFT, length: int) -> torch.Tensor:  # type: ignore[override]
@@ -334,4 +343,10 @@ class _Adjoint(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
         op = ctx.op
-        return _Analysis.apply(grad, op) * op._cast("bin_weights", grad)[:, None], None, None
+        if torch.is_grad_enabled():  # create_graph: differentiable again through _Analysis
+            return _Analysis.apply(grad, op) * op._cast("bin_weights", grad)[:, None], None, None
+        spec = op._analysis(grad, "double_window")
+        spec[:, 0].mul_(0.5)  # DC: c = 1
+        if not op.drop_nyquist:
+            spec[:, -1].mul_(0.5)  # Nyquist: c = 1
+        return spec, None, None

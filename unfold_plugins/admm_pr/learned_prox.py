@@ -1,7 +1,8 @@
 r"""The learned proximity operator of UADMM (Vial et al. 2022, eqs. 18–19) and the ADMM update
 (5)–(9) around it, fused into one autograd Function.
 
-With ρ_β = e^{(β−1) log r} (log r floored at ``R_FLOOR``, computed once per problem):
+With ρ_β = e^{(β−1) log r} (log r floored at ``R_FLOOR``, computed once per problem; the
+r-term γ̃² ρ_β is evaluated as e^{log γ̃² + (β−1) log r}, one pass less):
 
 .. math::
 
@@ -118,8 +119,8 @@ class _LearnedADMMUpdate(torch.autograd.Function):
         q = Ax - e_prev  # λ/ρ
         h = Ax + q
         m = _re_conj_product(h, h).clamp_min_(tiny).sqrt_()
-        rho_beta = torch.exp((beta - 1) * log_r)
-        z = torch.addcmul(gamma2 * rho_beta, gamma1, m)
+        gamma2_rho = torch.addcmul(torch.log(gamma2), log_r, beta - 1).exp_()  # γ̃² ρ_β
+        z = torch.addcmul(gamma2_rho, gamma1, m)
         s = torch.relu(z)
         hinges = []
         for c in range(w.shape[0]):
@@ -131,12 +132,12 @@ class _LearnedADMMUpdate(torch.autograd.Function):
         s_c = s.to(h.dtype)  # once: complex × real would convert s here and again in backward
         ctx.eps = eps
         ctx.save_for_backward(Ax, e_prev, log_r, gamma1, gamma2, beta, w, b, h, m, denom, s, s_c,
-                              z, rho_beta, *hinges)
+                              z, gamma2_rho, *hinges)
         return (h * s_c).sub_(q)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        (Ax, e_prev, log_r, gamma1, gamma2, beta, w, b, h, m, denom, s, s_c, z, rho_beta,
+        (Ax, e_prev, log_r, gamma1, gamma2, beta, w, b, h, m, denom, s, s_c, z, gamma2_rho,
          *hinges) = ctx.saved_tensors
         needs = ctx.needs_input_grad
         if torch.is_grad_enabled():  # create_graph: differentiate the reference, twice if asked
@@ -161,13 +162,13 @@ class _LearnedADMMUpdate(torch.autograd.Function):
         g_Ax = g_h.sub_(g_prev)  # 2 ∂_h − G
         g_log_r = g_gamma2 = g_beta = None
         if needs[2] or needs[4] or needs[5]:
-            g_rho = torch.mul(g_z, rho_beta)  # ∂_z ρ_β
+            g_r = torch.mul(g_z, gamma2_rho)  # ∂_z γ̃² ρ_β
             if needs[2]:
-                g_log_r = (beta - 1) * gamma2 * g_rho
+                g_log_r = g_r * (beta - 1)
             if needs[4]:
-                g_gamma2 = g_rho.sum().reshape(gamma2.shape)
+                g_gamma2 = (g_r.sum() / gamma2).reshape(gamma2.shape)
             if needs[5]:
-                g_beta = (gamma2 * _sum_of_product(g_rho, log_r)).reshape(beta.shape)
+                g_beta = _sum_of_product(g_r, log_r).reshape(beta.shape)
         return (
             g_Ax,
             g_prev,
