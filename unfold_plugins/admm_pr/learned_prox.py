@@ -28,7 +28,7 @@ as in :func:`unfold.signal.modulus.modulus`.
 :func:`learned_admm_update_reference`), autograd ran, per layer and with the STFT's, 28
 complex and 49 real operations over full-size ``(batch, freq, frames)`` arrays (forward and
 backward; a complex × real product first copies the real operand to complex, and z·z̄ copies
-the conjugate); with this Function and its hand-written backward, 16 and 37. PyTorch's
+the conjugate); with this Function and its hand-written backward, 15 and 36. PyTorch's
 convention for complex tensors, G = ∂L/∂Re e + i ∂L/∂Im e; p = Re(\bar h G):
 
 .. math::
