@@ -244,7 +244,7 @@ class STFT(torch.nn.Module):
         if 2 * self.hop == self.n_fft:
             halves = frames.unflatten(-1, (2, self.hop))  # (batch, frames, 2, hop)
             first, second = halves[:, :, 0], halves[:, :, 1]
-            first[:, 1:] += second[:, :-1]
+            first[:, 1:].add_(second[:, :-1])  # not "+=": that copies the slice onto itself
             return torch.cat([first, second[:, -1:]], dim=1).flatten(1)
         out = F.fold(
             frames.transpose(1, 2),
