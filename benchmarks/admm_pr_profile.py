@@ -1,9 +1,10 @@
 """Profile of admm-pr's inner loops: one GLA iteration, one ADMM layer, one UADMM layer
-(inference, and training forward + backward), on the setup of ``admm_pr_speed.py``.
+(inference, and a training step: forward, the neg-STOI loss against the clean signals, backward,
+as ``ours_uadmm_layer_train_fwd_bwd`` of ``admm_pr_speed.py``), on the setup of that benchmark.
 
 Prints torch.profiler's operator table (self CPU time, top rows) per case.
 
-    python benchmarks/admm_pr_profile.py --iters 10 --threads 1 --rows 15
+    python -m benchmarks.admm_pr_profile --iters 15 --threads 1 --rows 15
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import argparse
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.admm_pr_speed import HOP, N_FFT, signals
+from benchmarks.admm_pr_speed import HOP, N_FFT, RATE, signals
+from unfold.metrics import neg_stoi_loss
+from unfold.runtime import tune_allocator
 from unfold.signal.stft import STFT
 from unfold_plugins.admm_pr import ADMM, GLA, UADMM
 from unfold_plugins.admm_pr.problem import make_problem
@@ -25,13 +28,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rows", type=int, default=15)
     a = ap.parse_args()
+    tune_allocator()  # as admm_pr_speed.py and `unfold run`
     torch.set_num_threads(a.threads)
-    tight = make_problem(signals(10, 2.0), STFT(N_FFT, HOP, "sine"))
+    clean = signals(10, 2.0)
+    tight = make_problem(clean, STFT(N_FFT, HOP, "sine"))
     gla, admm, uadmm = GLA(1), ADMM(1), UADMM(15, "untied")
+    stoi = neg_stoi_loss(RATE)
 
     def train() -> None:
         uadmm.zero_grad()
-        uadmm(tight, n_iter=a.iters).pow(2).mean().backward()
+        stoi(uadmm(tight, n_iter=a.iters), clean).backward()
 
     cases = {
         "gla": lambda: gla(tight, n_iter=a.iters),

@@ -81,6 +81,7 @@ class STFT(torch.nn.Module):
     """
 
     window: torch.Tensor
+    double_window: torch.Tensor
     bin_weights: torch.Tensor
     inv_bin_weights: torch.Tensor
 
@@ -107,6 +108,7 @@ class STFT(torch.nn.Module):
         self.n_fft, self.hop, self.window_name = n_fft, hop, window
         self.length, self.pad_mode, self.drop_nyquist = length, pad_mode, drop_nyquist
         self.register_buffer("window", w, persistent=False)  # float64; cast per call
+        self.register_buffer("double_window", 2 * w, persistent=False)
         weights = torch.full((n_fft // 2 + 1,), 2.0, dtype=torch.float64)
         weights[0] = weights[-1] = 1.0
         if drop_nyquist:
@@ -163,14 +165,17 @@ class STFT(torch.nn.Module):
             raise ValueError(f"x must have shape (batch, samples), got {tuple(x.shape)}")
         return _Analysis.apply(x, self)
 
-    def _analysis(self, x: torch.Tensor) -> torch.Tensor:
+    def _analysis(self, x: torch.Tensor, window: str = "window") -> torch.Tensor:
+        """A x with the analysis window buffer ``window`` (``"double_window"``: 2 A x)."""
         left, right = self._pads(x.shape[-1])
         mode = "reflect" if self.pad_mode == "reflect" else "constant"
-        return self._frames(F.pad(x.unsqueeze(1), (left, right), mode=mode).squeeze(1))
+        xp = F.pad(x.unsqueeze(1), (left, right), mode=mode).squeeze(1)
+        return self._frames(xp, window)
 
-    def _frames(self, xp: torch.Tensor) -> torch.Tensor:
-        """Windowed rfft of the frames ``xp[:, t h : t h + N]`` of a padded signal."""
-        frames = xp.unfold(-1, self.n_fft, self.hop) * self._window(xp)
+    def _frames(self, xp: torch.Tensor, window: str = "window") -> torch.Tensor:
+        """Windowed rfft of the frames ``xp[:, t h : t h + N]`` of a padded signal, with the
+        window buffer ``window``."""
+        frames = xp.unfold(-1, self.n_fft, self.hop) * self._cast(window, xp)
         spec = torch.fft.rfft(frames, norm="ortho").transpose(1, 2)
         return spec[:, :-1] if self.drop_nyquist else spec
 
@@ -201,8 +206,8 @@ class STFT(torch.nn.Module):
             spec = F.pad(spec, (0, 0, 0, 1))
         frames = torch.fft.irfft(spec.transpose(1, 2), n=self.n_fft, norm="ortho")
         w = self._window(frames)
-        w2 = (w**2).expand(1, frames.shape[1], -1)
-        return self._fold_frames(frames * w), self._fold_frames(w2)
+        w2 = (w**2).repeat(1, frames.shape[1], 1)  # _fold_frames writes into its input
+        return self._fold_frames(frames.mul_(w)), self._fold_frames(w2)
 
     def _overlap_add(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """Windowed OLA of the frames of ``spec``: ``(batch, padded_samples)`` real."""
@@ -217,27 +222,30 @@ class STFT(torch.nn.Module):
         if self.drop_nyquist:
             spec = F.pad(spec, (0, 0, 0, 1))
         frames = torch.fft.irfft(spec.transpose(1, 2), n=self.n_fft, norm="ortho")
-        return self._fold(frames * self._window(frames), length)
+        return self._fold(frames.mul_(self._window(frames)), length)
 
     def _fold(self, frames: torch.Tensor, length: int) -> torch.Tensor:
-        r"""Overlap-add of frames ``(batch, frames, n_fft)`` -> ``(batch, padded_samples)``.
-
-        At ``hop = n_fft/2`` sample block ``m`` (of ``hop`` samples) is the second half of frame
-        ``m - 1`` plus the first half of frame ``m``: one addition and one concatenation, where
-        ``F.fold`` (col2im) is several times slower on CPU. Other hops use ``F.fold``.
-        """
+        """Overlap-add of frames ``(batch, frames, n_fft)`` -> ``(batch, padded_samples)``;
+        ``frames`` is overwritten (:meth:`_fold_frames`)."""
         left, right = self._pads(length)
         padded = left + length + right  # >= n_fft + (frames - 1) * hop, the frames' extent
         out = self._fold_frames(frames)
         return F.pad(out, (0, padded - out.shape[1])) if padded > out.shape[1] else out
 
     def _fold_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        """Overlap-add ``(batch, F, n_fft)`` -> ``(batch, n_fft + (F - 1) * hop)``."""
+        r"""Overlap-add ``(batch, F, n_fft)`` -> ``(batch, n_fft + (F - 1) * hop)``; ``frames``
+        is overwritten.
+
+        At ``hop = n_fft/2`` sample block ``m`` (of ``hop`` samples) is the second half of frame
+        ``m - 1`` plus the first half of frame ``m``: one addition in place and one
+        concatenation, where ``F.fold`` (col2im) is several times slower on CPU. Other hops use
+        ``F.fold``.
+        """
         if 2 * self.hop == self.n_fft:
             halves = frames.unflatten(-1, (2, self.hop))  # (batch, frames, 2, hop)
             first, second = halves[:, :, 0], halves[:, :, 1]
-            inner = first[:, 1:] + second[:, :-1]
-            return torch.cat([first[:, :1], inner, second[:, -1:]], dim=1).flatten(1)
+            first[:, 1:].add_(second[:, :-1])  # not "+=": that copies the slice onto itself
+            return torch.cat([first, second[:, -1:]], dim=1).flatten(1)
         out = F.fold(
             frames.transpose(1, 2),
             output_size=(1, self.n_fft + (frames.shape[1] - 1) * self.hop),
@@ -280,7 +288,7 @@ class STFT(torch.nn.Module):
         key = (length, like.dtype, like.device)
         if key not in self._envelope_cache:
             with torch.inference_mode(False):
-                w2 = (self._window(like) ** 2).expand(1, self.n_frames(length), -1)
+                w2 = (self._window(like) ** 2).repeat(1, self.n_frames(length), 1)
                 half = self.n_fft // 2
                 env = self._fold(w2, length)[:, half : half + length]
             if bool((env.abs() < 1e-11).any()):
@@ -321,7 +329,11 @@ class _Analysis(torch.autograd.Function):
 
 
 class _Adjoint(torch.autograd.Function):
-    r"""``x = A^H Y = \mathrm{Re}(M^H (c ⊙ Y))``; its gradient is :math:`c ⊙ (A\,g)`."""
+    r"""``x = A^H Y = \mathrm{Re}(M^H (c ⊙ Y))``; its gradient is :math:`c ⊙ (A\,g)`.
+
+    Without a graph (``create_graph=False``) the gradient is computed as A g with the window
+    doubled (c = 2 on every bin but DC and Nyquist, exact in floating point) and those two
+    rows halved in place: no pass over the spectrum for the product with c."""
 
     @staticmethod
     def forward(ctx, spec: torch.Tensor, op: STFT, length: int) -> torch.Tensor:  # type: ignore[override]
@@ -331,4 +343,10 @@ class _Adjoint(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
         op = ctx.op
-        return _Analysis.apply(grad, op) * op._cast("bin_weights", grad)[:, None], None, None
+        if torch.is_grad_enabled():  # create_graph: differentiable again through _Analysis
+            return _Analysis.apply(grad, op) * op._cast("bin_weights", grad)[:, None], None, None
+        spec = op._analysis(grad, "double_window")
+        spec[:, 0].mul_(0.5)  # DC: c = 1
+        if not op.drop_nyquist:
+            spec[:, -1].mul_(0.5)  # Nyquist: c = 1
+        return spec, None, None

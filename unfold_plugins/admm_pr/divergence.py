@@ -20,7 +20,7 @@ import torch
 
 from unfold.nn.apl import apl_bar, apl_inverse
 from unfold.unroller import Theta
-from unfold_plugins.admm_pr.uadmm import r_term
+from unfold_plugins.admm_pr.learned_prox import r_term
 
 Tensor = torch.Tensor
 

@@ -7,7 +7,9 @@ Each layer is one ADMM iteration (eqs. 5–9, ``admm.py``) whose prox (6) is rep
     F_t(y, r) = \mathrm{APL}_t\big(γ^{(1)}_t y + \tilde γ^{(2)}_t r^{β_t - 1}\big),
     \qquad \tilde γ^{(2)} = \frac{γ^{(2)}}{β - 1}                           \quad (19)
 
-with APL of eq. (18) (C pieces, slopes w = −w̃²). This is the paper's family
+with APL of eq. (18) (C pieces, slopes w = −w̃²). The layer runs in scaled form, one fused
+autograd Function from A x and the previous synthesis input to the next (``learned_prox.py``);
+ρ then drops out of the iterates (it only sets γ¹'s initial value). This is the paper's family
 γ² r^{β−1}/(β−1) with the scale γ²/(β−1) learned as one parameter: it is finite at β = 1 (the
 r-term becomes the constant γ̃², and γ² = γ̃²(β − 1) → 0 there), so β = 1 is never a division
 by zero. The paper's expression itself has no finite limit at β = 1; the β-divergence reading
@@ -36,17 +38,18 @@ in r^{β−1} only. Shapes: y, r ``(batch, freq, frames)``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-from unfold.nn.apl import NegSquare, apl
+from unfold.nn.apl import NegSquare
 from unfold.params import Constraint, Param, as_constraint
 from unfold.unroller import Theta, Unroller
-from unfold_plugins.admm_pr.admm import ADMMState, admm_init, admm_step
+from unfold_plugins.admm_pr.gla import EPS
+from unfold_plugins.admm_pr.learned_prox import R_FLOOR, learned_admm_update
 from unfold_plugins.admm_pr.problem import PRProblem, example_problem
 
 Tensor = torch.Tensor
-R_FLOOR = 1e-6
 
 
 class Scaled:
@@ -63,26 +66,17 @@ class Scaled:
         return self.inner.inverse(value) / self.scale
 
 
-def r_term(r: Tensor, theta: Theta, log_r: Tensor | None = None) -> Tensor:
-    """γ̃² r^{β−1} (the paper's γ² r^{β−1}/(β−1)); r floored at ``R_FLOOR``. ``log_r``:
-    log max(r, R_FLOOR) when already computed (``PRProblem.log_r``, once per problem)."""
-    if log_r is None:
-        log_r = torch.log(r.clamp_min(R_FLOOR))
-    return theta.gamma2 * torch.exp((theta.beta - 1) * log_r)
+@dataclass
+class UADMMState:
+    """ADMM's state in scaled form (``learned_prox.py``): λ/ρ = A x − e."""
 
-
-def learned_prox(y: Tensor, r: Tensor, theta: Theta, log_r: Tensor | None = None) -> Tensor:
-    """F(y, r) of eq. (19) with the parameters of one layer (``log_r`` as in :func:`r_term`)."""
-    return apl(torch.addcmul(r_term(r, theta, log_r), theta.gamma1, y), theta.w, theta.b)
-
-
-def apl_tolerance(w: Tensor, b: Tensor) -> float:
-    """Bound on |F − prox_quad| at initialisation: Σ_c |w_c| max(b_c, 0)."""
-    return float((w.abs() * b.clamp_min(0)).sum().detach())
+    x: Tensor  # (batch, samples)
+    Ax: Tensor  # (batch, freq, frames) complex, A x
+    e: Tensor  # (batch, freq, frames) complex, the last input of the synthesis (8)
 
 
 class UADMM(Unroller):
-    """Unfolded ADMM, prox replaced by F_t (eq. 19); ρ of the linear parts fixed."""
+    """Unfolded ADMM, prox replaced by F_t (eq. 19); ρ fixed (the scaled iterates do not use it)."""
 
     def __init__(self, n_layers: int = 15, tying: str = "tied", backprop=None,
                  trainable: bool = True, rho: float = 1e-3, pieces: int = 3,
@@ -110,7 +104,7 @@ class UADMM(Unroller):
         else:
             biases = torch.logspace(math.log10(lo), math.log10(hi), C)
         return {
-            "rho": Param(rho, "positive", trainable=False, doc="ρ of the linear parts"),
+            "rho": Param(rho, "positive", trainable=False, doc="ρ, sets γ¹'s initial value"),
             "gamma1": Param(rho / (1 + rho), "positive", doc="γ¹, weight of y"),
             "gamma2": Param(g2, "positive", doc="γ̃² = γ²/(β−1), weight of r^{β−1}"),
             "beta": Param(self.beta_init, None, doc="β, power β − 1 of r"),
@@ -119,18 +113,18 @@ class UADMM(Unroller):
             "b": Param(biases, "positive", shape=(C,), doc="APL biases > 0"),
         }
 
-    def init(self, problem: PRProblem) -> ADMMState:
-        return admm_init(problem)
+    def init(self, problem: PRProblem) -> UADMMState:
+        """x_0 = A^+ z_0, λ_0 = 0 (e = A x_0)."""
+        x = problem.synthesis(problem.init_spec)
+        Ax = problem.analysis(x)
+        return UADMMState(x, Ax, Ax)
 
-    def step(self, s: ADMMState, theta: Theta, problem: PRProblem) -> ADMMState:
-        log_r = problem.log_r(R_FLOOR)
+    def step(self, s: UADMMState, theta: Theta, problem: PRProblem) -> UADMMState:
+        e = learned_admm_update(s.Ax, s.e, problem.log_r(R_FLOOR), theta, EPS)  # (5)–(7), (9)
+        x = problem.synthesis(e)  # (8)
+        return UADMMState(x, problem.analysis(x), e)
 
-        def prox(y: Tensor, R: Tensor) -> Tensor:
-            return learned_prox(y, R, theta, log_r)
-
-        return admm_step(s, problem.r, theta.rho, prox, 1, problem.analysis, problem.synthesis)
-
-    def readout(self, s: ADMMState, problem: PRProblem) -> Tensor:
+    def readout(self, s: UADMMState, problem: PRProblem) -> Tensor:
         return s.x
 
     def extra_repr(self) -> str:

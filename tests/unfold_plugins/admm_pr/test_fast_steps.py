@@ -8,8 +8,8 @@ from unfold.nn.apl import apl
 from unfold.signal.stft import STFT
 from unfold_plugins.admm_pr import ADMM, GLA, UADMM
 from unfold_plugins.admm_pr.admm import ADMMState
+from unfold_plugins.admm_pr.learned_prox import R_FLOOR
 from unfold_plugins.admm_pr.problem import PRProblem, make_problem
-from unfold_plugins.admm_pr.uadmm import R_FLOOR
 
 EPS = 1e-16
 

@@ -10,9 +10,9 @@ from unfold.signal.stft import STFT
 from unfold.unroller import Theta
 from unfold_plugins.admm_pr import ADMM, FGLA, GLA, UADMM
 from unfold_plugins.admm_pr.divergence import learned_divergence
+from unfold_plugins.admm_pr.learned_prox import apl_tolerance, learned_prox, r_term
 from unfold_plugins.admm_pr.problem import PRProblem, make_problem, random_phase
 from unfold_plugins.admm_pr.prox import prox_quadratic
-from unfold_plugins.admm_pr.uadmm import apl_tolerance, learned_prox, r_term
 
 N_FFT, HOP, LEN = 256, 128, 3000
 
