@@ -4,7 +4,9 @@ A config is a tree of dataclasses whose leaves are bool, int, float, str, None-a
 those, or tuples of them. ``resolve`` applies the quick overrides, then the user's ``--set``
 overrides, and validates everything before any data load: an unknown key lists the valid keys,
 a wrong type names the expected one, a float must be finite (``1e400`` parses as inf and is
-refused) and an int must fit in 64 bits; each section's ``validate()`` checks its ranges.
+refused) and an int must fit in 64 bits; each section's ``validate()`` checks its ranges, with
+:func:`check_range`, :func:`check_choice`, :func:`check_each` and :func:`check_each_choice`, each
+raising a :class:`ConfigError` of one line naming one key, what it allows and the value given.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import inspect
 import io
 import json
 import math
+import numbers
 import re
 import tokenize
 import types
 import typing
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +30,113 @@ from typing import Any
 from unfold.errors import ConfigError
 from unfold.task import Task
 
-__all__ = ["ConfigError", "Recipe", "TrainConfig", "from_dict", "parse_value", "set_key",
-           "to_dict", "validate"]
+__all__ = ["ConfigError", "Recipe", "TrainConfig", "check_choice", "check_each", "check_each_choice",
+           "check_range", "from_dict", "parse_value", "set_key", "to_dict", "validate"]
 
 INT_LIMIT = 2**63  # ints of a config fit in a signed 64-bit integer (torch, numpy seeds)
 
 
 MAX_LR = 10.0  # a learning rate above this diverges for every model here; almost surely a typo
+OPTIMIZERS = ("adam", "adamw", "sgd")  # train.optimizer (unfold.train.make_optimizer)
+
+
+def _number_text(x: Any) -> str:
+    """A bound as written in a message: ``10`` for 10.0, ``0.001``, ``1e-08``, full precision."""
+    if isinstance(x, float) and math.isfinite(x) and float(f"{x:g}") == x:
+        return f"{x:g}"
+    return str(x)
+
+
+def _bounds_text(lo: Any, hi: Any, lo_open: bool, hi_open: bool) -> str:
+    if lo is not None and hi is not None:
+        return f"in {'(' if lo_open else '['}{_number_text(lo)}, {_number_text(hi)}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {_number_text(lo)}"
+    if hi is not None:
+        return f"{'<' if hi_open else '<='} {_number_text(hi)}"
+    return ""
+
+
+def _is_finite_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _in_range(x: Any, lo: Any, hi: Any, lo_open: bool, hi_open: bool) -> bool:
+    if not _is_finite_number(x):
+        return False
+    if lo is not None and not (x > lo if lo_open else x >= lo):
+        return False
+    return hi is None or bool(x < hi if hi_open else x <= hi)
+
+
+def check_range(key: str, value: Any, lo: Any = None, hi: Any = None, *, lo_open: bool = False,
+                hi_open: bool = False, allow_none: bool = False, note: str = "") -> None:
+    """Refuse ``value`` of config key ``key`` unless it is a finite number within the bounds.
+
+    ``lo`` / ``hi`` (None: unbounded) are included unless ``lo_open`` / ``hi_open``; NaN, ±inf
+    and bools are refused; ``allow_none`` lets None through; ``note`` is added in parentheses.
+    The one-line :class:`ConfigError` names the key, the range and the value::
+
+        check_range("model.rho", -1.0, 0, lo_open=True)  # model.rho must be > 0, got -1.0
+        check_range("data.bits", 17, 1, 16)              # data.bits must be in [1, 16], got 17
+        check_range("train.lr_end", -1.0, 0, 10, allow_none=True)
+        # train.lr_end must be none or in [0, 10], got -1.0
+    """
+    if (allow_none and value is None) or _in_range(value, lo, hi, lo_open, hi_open):
+        return
+    allowed = _bounds_text(lo, hi, lo_open, hi_open)
+    shown = value
+    if isinstance(value, float) and not math.isfinite(value):  # nan, inf: not "in range"
+        allowed = f"a finite number {allowed}".rstrip()
+    elif not _is_finite_number(value):  # a bool, a string, None
+        allowed, shown = f"a number {allowed}".rstrip(), repr(value)
+    raise ConfigError(f"{key} must be {'none or ' if allow_none else ''}{allowed}"
+                      f"{f' ({note})' if note else ''}, got {shown}")
+
+
+def check_choice(key: str, value: Any, allowed: Iterable[Any]) -> None:
+    """Refuse ``value`` of ``key`` unless it is one of ``allowed``::
+
+        check_choice("model.loss", "x", ("mse", "neg-stoi"))
+        # model.loss must be one of mse, neg-stoi, got 'x'
+    """
+    options = tuple(allowed)
+    if value not in options:
+        raise ConfigError(f"{key} must be one of {', '.join(map(str, options))}, got {value!r}")
+
+
+def _sequence(key: str, values: Any, what: str) -> list[Any]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ConfigError(f"{key} must hold {what}, got {values!r}")
+    return list(values)
+
+
+def check_each(key: str, values: Any, lo: Any = None, hi: Any = None, *, lo_open: bool = False,
+               hi_open: bool = False, nonempty: bool = False, note: str = "") -> None:
+    """Refuse the sequence ``values`` of ``key`` unless every item passes :func:`check_range`'s
+    test with the same bounds (finite numbers, no bools); ``nonempty`` also refuses ``[]``::
+
+        check_each("eval.depths", (0, 5), 1)  # eval.depths must hold values >= 1, got [0, 5]
+    """
+    bounds = _bounds_text(lo, hi, lo_open, hi_open)
+    what = f"{'one or more ' if nonempty else ''}values {bounds}".rstrip()
+    what += f" ({note})" if note else ""
+    items = _sequence(key, values, what)
+    if (nonempty and not items) or not all(_in_range(v, lo, hi, lo_open, hi_open) for v in items):
+        raise ConfigError(f"{key} must hold {what}, got {items}")
+
+
+def check_each_choice(key: str, values: Any, allowed: Iterable[Any], *, nonempty: bool = False) -> None:
+    """Refuse the sequence ``values`` of ``key`` unless every item is one of ``allowed``::
+
+        check_each_choice("eval.baselines", ("GLA", "X"), ("GLA", "ADMM"))
+        # eval.baselines must hold values among GLA, ADMM, got ['GLA', 'X']
+    """
+    options = tuple(allowed)
+    what = f"{'one or more ' if nonempty else ''}values among {', '.join(map(str, options))}"
+    items = _sequence(key, values, what)
+    if (nonempty and not items) or any(v not in options for v in items):
+        raise ConfigError(f"{key} must hold {what}, got {items}")
 
 
 @dataclass
@@ -55,25 +158,15 @@ class TrainConfig:
     backprop: str = "full"
 
     def validate(self) -> None:
-        if self.epochs < 0:
-            raise ConfigError(f"train.epochs must be >= 0, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size}")
-        if not 0 < self.lr <= MAX_LR:
-            raise ConfigError(f"train.lr must be in (0, {MAX_LR:g}], got {self.lr}")
-        if self.lr_end is not None and not 0 <= self.lr_end <= MAX_LR:
-            raise ConfigError(f"train.lr_end must be none or in [0, {MAX_LR:g}], got {self.lr_end}")
-        for key in ("weight_decay", "clip"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"train.{key} must be >= 0, got {getattr(self, key)}")
-        if self.patience < 0:
-            raise ConfigError(f"train.patience must be >= 0 (0 disables early stopping), "
-                              f"got {self.patience}")
-        if self.max_batches < 0:
-            raise ConfigError(f"train.max_batches must be >= 0 (0 = every batch), "
-                              f"got {self.max_batches}")
-        if self.optimizer not in ("adam", "adamw", "sgd"):
-            raise ConfigError(f"train.optimizer must be adam, adamw or sgd, got {self.optimizer!r}")
+        check_range("train.epochs", self.epochs, 0)
+        check_range("train.batch_size", self.batch_size, 1)
+        check_range("train.lr", self.lr, 0, MAX_LR, lo_open=True)
+        check_range("train.lr_end", self.lr_end, 0, MAX_LR, allow_none=True)
+        check_range("train.weight_decay", self.weight_decay, 0)
+        check_range("train.clip", self.clip, 0, note="0 disables clipping")
+        check_range("train.patience", self.patience, 0, note="0 disables early stopping")
+        check_range("train.max_batches", self.max_batches, 0, note="0 = every batch")
+        check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
         from unfold.backprop import parse_backprop
 
         try:

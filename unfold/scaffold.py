@@ -147,10 +147,9 @@ from dataclasses import dataclass, field
 
 import torch
 from torch.utils.data import TensorDataset
-from unfold import Method, Recipe, Task, TrainConfig
+from unfold import Method, Recipe, Task, TrainConfig, check_range
 from unfold.methods import classical_methods
 from unfold.metrics import mse, psnr
-from unfold.recipe import ConfigError
 
 from $package.unroller import GradientTV, Problem
 
@@ -168,12 +167,12 @@ class Data:
     seed: int = 0  # the splits use seed + 1, 2, 3
 
     def validate(self) -> None:
-        if self.n < 2 or not 1 <= self.pieces <= self.n:
-            raise ConfigError(f"data.n must be >= 2 and data.pieces in [1, n], got {self.n}, {self.pieces}")
-        if self.noise < 0:
-            raise ConfigError(f"data.noise must be >= 0, got {self.noise}")
-        if min(self.n_train, self.n_valid, self.n_test) < 1:
-            raise ConfigError("data.n_train, data.n_valid and data.n_test must be >= 1")
+        # one key per check; each raises unfold.ConfigError "data.noise must be >= 0, got -1.0"
+        check_range("data.n", self.n, 2)
+        check_range("data.pieces", self.pieces, 1, self.n, note="at most data.n")
+        check_range("data.noise", self.noise, 0)
+        for key in ("n_train", "n_valid", "n_test"):
+            check_range(f"data.{key}", getattr(self, key), 1)
 
 
 @dataclass
@@ -182,8 +181,8 @@ class Model:
     eps: float = 0.05  # smoothing of the TV term, eq. (1)
 
     def validate(self) -> None:
-        if self.layers < 1 or not self.eps > 0:
-            raise ConfigError(f"model.layers must be >= 1 and model.eps > 0, got {self.layers}, {self.eps}")
+        check_range("model.layers", self.layers, 1)
+        check_range("model.eps", self.eps, 0, lo_open=True)
 
 
 @dataclass

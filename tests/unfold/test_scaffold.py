@@ -69,3 +69,29 @@ def test_default_folder_is_unfold_name(tmp_path, monkeypatch):
     assert out == Path("unfold-tv") and (tmp_path / "unfold-tv" / "src" / "tv" / "task.py").is_file()
     with pytest.raises(ValueError, match="already exists"):
         write_plugin("tv")
+
+
+def test_generated_config_checks_name_one_key(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from unfold.errors import ConfigError
+
+    out = write_plugin("tv-keys", tmp_path / "pkg")
+    monkeypatch.syspath_prepend(str(out / "src"))
+    try:
+        task = importlib.import_module("tv_keys.task")
+        task.Data().validate()
+        task.Model().validate()
+        for cfg, message in [
+            (task.Data(pieces=65), "data.pieces must be in [1, 64] (at most data.n), got 65"),
+            (task.Data(n=1, pieces=1), "data.n must be >= 2, got 1"),
+            (task.Data(n_valid=0), "data.n_valid must be >= 1, got 0"),
+            (task.Model(layers=10, eps=0.0), "model.eps must be > 0, got 0.0"),
+        ]:
+            with pytest.raises(ConfigError) as e:
+                cfg.validate()
+            assert str(e.value) == message
+    finally:
+        for name in [m for m in sys.modules if m == "tv_keys" or m.startswith("tv_keys.")]:
+            del sys.modules[name]

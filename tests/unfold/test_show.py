@@ -98,7 +98,7 @@ def test_bad_config_leaves_nothing_behind(registry, tmp_path, bad, match):
 
 
 @pytest.mark.parametrize("bad, match", [
-    ("eval.depths=[-5]", "eval.depths must all be >= 1"),
+    ("eval.depths=[-5]", r"eval.depths must hold values >= 1, got \[-5\]"),
     ("data.root=/no/such/folder", "data.root: /no/such/folder does not exist"),
     ("train.backprop=truncated:0", "train.backprop: bad backprop"),
 ])

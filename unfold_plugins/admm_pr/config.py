@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from unfold.data.corpora import check_corpus
-from unfold.recipe import ConfigError, TrainConfig
+from unfold.recipe import ConfigError, TrainConfig, check_choice, check_each, check_each_choice, check_range
 
 LOSSES = ("neg-stoi", "mse", "sc")
 BASELINES = ("GLA", "FGLA", "ADMM")
+WINDOWS = ("sine", "sqrt-hann")
 
 
 @dataclass
@@ -28,13 +29,10 @@ class DataConfig:
 
     def validate(self) -> None:
         check_corpus(self.corpus, folder=None if self.root is None else "data.root")
-        if self.sample_rate < 1000:
-            raise ConfigError(f"data.sample_rate must be >= 1000 Hz, got {self.sample_rate}")
+        check_range("data.sample_rate", self.sample_rate, 1000, note="Hz")
         for k in ("n_train", "n_valid", "n_test"):
-            if getattr(self, k) < 1:
-                raise ConfigError(f"data.{k} must be >= 1, got {getattr(self, k)}")
-        if self.window not in ("sine", "sqrt-hann"):
-            raise ConfigError(f"data.window must be sine or sqrt-hann, got {self.window!r}")
+            check_range(f"data.{k}", getattr(self, k), 1)
+        check_choice("data.window", self.window, WINDOWS)
 
 
 @dataclass
@@ -50,18 +48,15 @@ class ModelConfig:
     tied_lr_scale: float = 1.0  # Adam step of the tied model relative to train.lr
 
     def validate(self) -> None:
-        if self.loss not in LOSSES:
-            raise ConfigError(f"model.loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if self.layers < 1 or self.pieces < 1:
-            raise ConfigError("model.layers and model.pieces must be >= 1")
-        if not self.rho > 0:
-            raise ConfigError(f"model.rho must be > 0, got {self.rho}")
+        check_choice("model.loss", self.loss, LOSSES)
+        check_range("model.layers", self.layers, 1)
+        check_range("model.pieces", self.pieces, 1)
+        check_range("model.rho", self.rho, 0, lo_open=True)
         if self.slope_init == 0:
             raise ConfigError("model.slope_init must be non-zero (w~ = 0 never moves)")
-        if not 0 < self.bias_lo <= self.bias_hi:
-            raise ConfigError("model.bias_lo and model.bias_hi must satisfy 0 < lo <= hi")
-        if not self.tied_lr_scale > 0:
-            raise ConfigError(f"model.tied_lr_scale must be > 0, got {self.tied_lr_scale}")
+        check_range("model.bias_lo", self.bias_lo, 0, lo_open=True)
+        check_range("model.bias_hi", self.bias_hi, self.bias_lo, note="at least model.bias_lo")
+        check_range("model.tied_lr_scale", self.tied_lr_scale, 0, lo_open=True)
 
 
 @dataclass
@@ -73,14 +68,10 @@ class EvalConfig:
     fgla_momentum: float = 0.99
 
     def validate(self) -> None:
-        bad = [b for b in self.baselines if b not in BASELINES]
-        if bad:
-            raise ConfigError(f"eval.baselines: unknown {bad}; allowed: {', '.join(BASELINES)}")
+        check_each_choice("eval.baselines", self.baselines, BASELINES)
         for k in ("baseline_iters", "uadmm_iters", "reference_iters"):
-            if any(n < 1 for n in getattr(self, k)):
-                raise ConfigError(f"eval.{k} must hold integers >= 1")
-        if not 0 <= self.fgla_momentum < 1:
-            raise ConfigError(f"eval.fgla_momentum must be in [0, 1), got {self.fgla_momentum}")
+            check_each(f"eval.{k}", getattr(self, k), 1)
+        check_range("eval.fgla_momentum", self.fgla_momentum, 0, 1, hi_open=True)
 
 
 def _paper_train() -> TrainConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from unfold.data.corpora import check_corpus
-from unfold.recipe import ConfigError, TrainConfig
+from unfold.recipe import TrainConfig, check_each, check_range
 
 
 @dataclass
@@ -27,14 +27,12 @@ class DataConfig:
 
     def validate(self) -> None:
         check_corpus(self.corpus, folder=None if self.root is None else "data.root")
-        if not 1 <= self.bits <= 16:
-            raise ConfigError(f"data.bits must be in 1..16, got {self.bits}")
-        if self.frame < 2:
-            raise ConfigError(f"data.frame must be >= 2 samples, got {self.frame}")
-        if min(self.n_train, self.n_valid, self.n_test) < 1:
-            raise ConfigError("data.n_train, data.n_valid and data.n_test must be >= 1")
-        if self.sample_rate < 1 or self.seconds <= 0:
-            raise ConfigError("data.sample_rate must be >= 1 and data.seconds > 0")
+        check_range("data.bits", self.bits, 1, 16)
+        check_range("data.frame", self.frame, 2, note="samples")
+        for k in ("n_train", "n_valid", "n_test"):
+            check_range(f"data.{k}", getattr(self, k), 1)
+        check_range("data.sample_rate", self.sample_rate, 1)
+        check_range("data.seconds", self.seconds, 0, lo_open=True)
 
 
 @dataclass
@@ -46,10 +44,10 @@ class ModelConfig:
     step_scale: float = 0.99  # c
 
     def validate(self) -> None:
-        if self.layers < 1 or self.k < 0:
-            raise ConfigError(f"model.layers must be >= 1 and model.k >= 0, got {self.layers}, {self.k}")
-        if not 0 < self.step_scale < 1 or not self.step_ratio > 0:
-            raise ConfigError("model.step_scale must be in (0, 1) and model.step_ratio > 0")
+        check_range("model.layers", self.layers, 1)
+        check_range("model.k", self.k, 0, note="0 = frame length")
+        check_range("model.step_scale", self.step_scale, 0, 1, lo_open=True, hi_open=True)
+        check_range("model.step_ratio", self.step_ratio, 0, lo_open=True)
 
 
 @dataclass
@@ -60,10 +58,9 @@ class EvalConfig:
     opt_tol: float = 1e-4  # relative primal-dual gap
 
     def validate(self) -> None:
-        if any(d < 1 for d in self.depths):
-            raise ConfigError(f"eval.depths must all be >= 1, got {list(self.depths)}")
-        if self.opt_max_iter < 1 or not self.opt_tol > 0:
-            raise ConfigError("eval.opt_max_iter must be >= 1 and eval.opt_tol > 0")
+        check_each("eval.depths", self.depths, 1)
+        check_range("eval.opt_max_iter", self.opt_max_iter, 1)
+        check_range("eval.opt_tol", self.opt_tol, 0, lo_open=True)
 
 
 @dataclass

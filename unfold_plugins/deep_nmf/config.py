@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from unfold.data.corpora import check_corpus
-from unfold.recipe import ConfigError, TrainConfig
+from unfold.recipe import ConfigError, TrainConfig, check_choice, check_each, check_each_choice, check_range
 from unfold_plugins.deep_nmf.noise import KINDS, TEST_NOISES, TRAIN_NOISES
 
 
@@ -28,13 +28,10 @@ class DataConfig:
     def validate(self) -> None:
         check_corpus(self.corpus, folder=None if self.speech_root is None else "data.speech_root")
         for key in ("train_noises", "test_noises"):
-            bad = [k for k in getattr(self, key) if k not in KINDS]
-            if bad:
-                raise ConfigError(f"data.{key}: unknown noise {bad}; allowed: {', '.join(KINDS)}")
-        if self.n_train < 1 or self.n_valid < 1 or self.n_test < 1:
-            raise ConfigError("data.n_train, data.n_valid and data.n_test must be >= 1")
-        if not self.snrs:
-            raise ConfigError("data.snrs must list at least one SNR in dB")
+            check_each_choice(f"data.{key}", getattr(self, key), KINDS)
+        for key in ("n_train", "n_valid", "n_test"):
+            check_range(f"data.{key}", getattr(self, key), 1)
+        check_each("data.snrs", self.snrs, nonempty=True, note="SNRs in dB")
 
 
 @dataclass
@@ -49,10 +46,9 @@ class ModelConfig:
     hop_ms: float = 10.0
 
     def validate(self) -> None:
-        if self.rank < 1 or self.context < 1 or self.layers < 1:
-            raise ConfigError("model.rank, model.context and model.layers must be >= 1")
-        if self.mu < 0:
-            raise ConfigError(f"model.mu must be >= 0, got {self.mu}")
+        for key in ("rank", "context", "layers"):
+            check_range(f"model.{key}", getattr(self, key), 1)
+        check_range("model.mu", self.mu, 0)
 
 
 def parse_topology(spec: str) -> tuple[int, int]:
@@ -77,8 +73,7 @@ class DNNConfig:
                 parse_topology(self.topology)
             except ValueError as e:
                 raise ConfigError(f"dnn.topology: {e}") from None
-        if not self.noise >= 0 or self.noise == float("inf"):
-            raise ConfigError(f"dnn.noise must be a finite number >= 0, got {self.noise}")
+        check_range("dnn.noise", self.noise, 0)
 
 
 @dataclass
@@ -91,5 +86,4 @@ class DeepNMFConfig:
     update: str = "adam"  # adam (W = exp(raw)) | mbp (multiplicative back-propagation, eq. 38)
 
     def validate(self) -> None:
-        if self.update not in ("adam", "mbp"):
-            raise ConfigError(f"update must be adam or mbp, got {self.update!r}")
+        check_choice("update", self.update, ("adam", "mbp"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from unfold.recipe import ConfigError, TrainConfig
+from unfold.recipe import ConfigError, TrainConfig, check_choice, check_each, check_range
 
 from .data import DATASETS, SHAPES
 from .generator import ACTIVATIONS
@@ -27,22 +27,17 @@ class DataConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"data.dataset must be one of {DATASETS}, got {self.dataset!r}")
+        check_choice("data.dataset", self.dataset, DATASETS)
         if self.dataset == "mnist" and not self.root:
             raise ConfigError("data.dataset=mnist needs data.root: the folder holding "
                               "train-images-idx3-ubyte[.gz] and t10k-images-idx3-ubyte[.gz]")
-        if self.signals not in SIGNALS:
-            raise ConfigError(f"data.signals must be one of {SIGNALS}, got {self.signals!r}")
-        for m in (self.m, *self.m_train):
-            if m < 1:
-                raise ConfigError(f"data.m and data.m_train need m >= 1 measurements, got {m}")
-        if self.noise < 0:
-            raise ConfigError(f"data.noise must be >= 0, got {self.noise}")
-        if self.restarts < 1:
-            raise ConfigError(f"data.restarts must be >= 1, got {self.restarts}")
-        if min(self.n_train, self.n_valid, self.n_test) < 1:
-            raise ConfigError("data.n_train, data.n_valid and data.n_test must be >= 1")
+        check_choice("data.signals", self.signals, SIGNALS)
+        check_range("data.m", self.m, 1, note="measurements")
+        check_each("data.m_train", self.m_train, 1, note="measurements")
+        check_range("data.noise", self.noise, 0)
+        check_range("data.restarts", self.restarts, 1)
+        for key in ("n_train", "n_valid", "n_test"):
+            check_range(f"data.{key}", getattr(self, key), 1)
 
     @property
     def n(self) -> int:
@@ -64,11 +59,8 @@ class GeneratorConfig:
     seed: int = 0
 
     def validate(self) -> None:
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"generator.activation must be one of {ACTIVATIONS}, "
-                              f"got {self.activation!r}")
-        if self.latent is not None and self.latent < 1:
-            raise ConfigError(f"generator.latent must be >= 1, got {self.latent}")
+        check_choice("generator.activation", self.activation, ACTIVATIONS)
+        check_range("generator.latent", self.latent, 1, allow_none=True)
 
 
 @dataclass
@@ -87,14 +79,10 @@ class ModelConfig:
     loss: str = "mse"  # mse: to the true image | measurement: f of the output (no ground truth)
 
     def validate(self) -> None:
-        if self.layers < 1:
-            raise ConfigError(f"model.layers must be >= 1, got {self.layers}")
-        if self.algorithm not in ("gd", "adam"):
-            raise ConfigError(f"model.algorithm must be gd or adam, got {self.algorithm!r}")
-        if self.loss not in ("mse", "measurement"):
-            raise ConfigError(f"model.loss must be mse or measurement, got {self.loss!r}")
-        if not self.step > 0:
-            raise ConfigError(f"model.step must be > 0, got {self.step}")
+        check_range("model.layers", self.layers, 1)
+        check_choice("model.algorithm", self.algorithm, ("gd", "adam"))
+        check_choice("model.loss", self.loss, ("mse", "measurement"))
+        check_range("model.step", self.step, 0, lo_open=True)
 
 
 @dataclass
@@ -114,18 +102,14 @@ class EvalConfig:
     grid_m: tuple[int, ...] = ()  # Fig. 3: reconstructions at these m (empty: data.m)
 
     def validate(self) -> None:
-        if not (self.dpr_lr > 0 and self.gd_step > 0 and self.af_mu > 0):
-            raise ConfigError("eval.dpr_lr, eval.gd_step and eval.af_mu must be > 0")
+        for key in ("dpr_lr", "gd_step", "af_mu"):
+            check_range(f"eval.{key}", getattr(self, key), 0, lo_open=True)
         for key in ("dpr_iterations", "af_iterations", "sparta_iterations", "copram_iterations",
                     "twf_iterations"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"eval.{key} must be >= 1, got {getattr(self, key)}")
-        if self.sparsity is not None and self.sparsity < 1:
-            raise ConfigError(f"eval.sparsity must be >= 1 or none (choose on valid), got {self.sparsity}")
-        if not self.sparsity_grid or min(self.sparsity_grid) < 1:
-            raise ConfigError(f"eval.sparsity_grid needs values >= 1, got {list(self.sparsity_grid)}")
-        if any(m < 1 for m in self.grid_m):
-            raise ConfigError("eval.grid_m needs m >= 1")
+            check_range(f"eval.{key}", getattr(self, key), 1)
+        check_range("eval.sparsity", self.sparsity, 1, allow_none=True, note="none: chosen on valid")
+        check_each("eval.sparsity_grid", self.sparsity_grid, 1, nonempty=True)
+        check_each("eval.grid_m", self.grid_m, 1, note="measurements")
 
 
 @dataclass

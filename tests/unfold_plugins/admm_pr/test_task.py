@@ -16,6 +16,25 @@ def _cfg(name="admm-pr", quick=True, overrides=()):
     return plugin.recipe(name).resolve(quick=quick, overrides=list(overrides))
 
 
+@pytest.mark.parametrize("override, message", [
+    ("data.sample_rate=8", "data.sample_rate must be >= 1000 (Hz), got 8"),
+    ("data.n_valid=0", "data.n_valid must be >= 1, got 0"),
+    ("data.window=hann", "data.window must be one of sine, sqrt-hann, got 'hann'"),
+    ("model.pieces=0", "model.pieces must be >= 1, got 0"),
+    ("model.rho=0", "model.rho must be > 0, got 0.0"),
+    ("model.bias_lo=0", "model.bias_lo must be > 0, got 0.0"),
+    ("model.bias_hi=0.001", "model.bias_hi must be >= 0.01 (at least model.bias_lo), got 0.001"),
+    ("model.tied_lr_scale=-1", "model.tied_lr_scale must be > 0, got -1.0"),
+    ("eval.baselines=GLA,PGHI", "eval.baselines must hold values among GLA, FGLA, ADMM, got ['GLA', 'PGHI']"),
+    ("eval.uadmm_iters=15,0", "eval.uadmm_iters must hold values >= 1, got [15, 0]"),
+    ("eval.fgla_momentum=1", "eval.fgla_momentum must be in [0, 1), got 1.0"),
+])
+def test_config_errors_name_one_key(override, message):
+    with pytest.raises(ConfigError) as e:
+        _cfg(overrides=[override])
+    assert str(e.value) == message
+
+
 def test_config_rejects_bad_values_naming_the_key():
     with pytest.raises(ConfigError, match="model.loss must be one of neg-stoi, mse, sc"):
         _cfg(overrides=["model.loss=l1"])

@@ -92,9 +92,27 @@ def test_problem_quantises_within_half_step_and_metrics(tiny):
     assert m["mse"][0] == pytest.approx(float(((y[0] - problem.x[0]) ** 2).mean()), rel=1e-5)
 
 
+@pytest.mark.parametrize("override, message", [
+    ("model.layers=0", "model.layers must be >= 1, got 0"),
+    ("model.k=-1", "model.k must be >= 0 (0 = frame length), got -1"),
+    ("model.step_scale=1", "model.step_scale must be in (0, 1), got 1.0"),
+    ("model.step_ratio=0", "model.step_ratio must be > 0, got 0.0"),
+    ("data.n_test=0", "data.n_test must be >= 1, got 0"),
+    ("data.sample_rate=0", "data.sample_rate must be >= 1, got 0"),
+    ("data.seconds=0", "data.seconds must be > 0, got 0.0"),
+    ("data.frame=1", "data.frame must be >= 2 (samples), got 1"),
+    ("eval.opt_max_iter=0", "eval.opt_max_iter must be >= 1, got 0"),
+    ("eval.opt_tol=-1e-4", "eval.opt_tol must be > 0, got -0.0001"),
+])
+def test_config_errors_name_one_key(override, message):
+    with pytest.raises(ConfigError) as e:
+        plugin.recipe("cp-dequant").resolve(overrides=[override])
+    assert str(e.value) == message
+
+
 def test_config_errors_name_key_and_allowed_values():
     recipe = plugin.recipe("cp-dequant")
-    with pytest.raises(ConfigError, match="data.bits must be in 1..16"):
+    with pytest.raises(ConfigError, match=r"^data.bits must be in \[1, 16\], got 17$"):
         recipe.resolve(overrides=["data.bits=17"])
     with pytest.raises(ConfigError, match="data.corpus must be one of espeak, piper"):
         recipe.resolve(overrides=["data.corpus=festival"])
@@ -103,7 +121,7 @@ def test_config_errors_name_key_and_allowed_values():
         recipe.resolve(overrides=["data.corpus=piper", "data.root=/tmp"])
     with pytest.raises(ConfigError, match="train.backprop.*allowed: full"):
         recipe.resolve(overrides=["train.backprop=paper"])
-    with pytest.raises(ConfigError, match="eval.depths must all be >= 1"):
+    with pytest.raises(ConfigError, match=r"^eval.depths must hold values >= 1, got \[-5\]$"):
         recipe.resolve(overrides=["eval.depths=[-5]"])
     paper = plugin.recipe("cp-dequant-paper").resolve()
     assert paper.train.lr == 1e-5 and paper.train.lr_end == 1e-8
