@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from unfold_plugins.dpr.copram import CoPRAM, cosamp, cosamp_round
+from unfold_plugins.dpr.copram import CoPRAM, cosamp, cosamp_round, min_norm_lstsq
 from unfold_plugins.dpr.problem import PRProblem, gaussian_matrix, measure
 from unfold_plugins.dpr.sparta import dct_basis
 from unfold_plugins.dpr.twf import TWF, twf_init
@@ -36,6 +36,17 @@ def test_cosamp_recovers_a_sparse_vector_from_linear_measurements():
     u = (B @ w0.unsqueeze(-1)).squeeze(-1)
     w = cosamp(B, u, torch.zeros_like(w0), 3, rounds=10)
     torch.testing.assert_close(w, w0, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("m, k", [(40, 12), (10, 12)])
+def test_min_norm_lstsq_is_the_pseudo_inverse_with_zeroed_columns_and_fewer_rows(m, k):
+    g = torch.Generator().manual_seed(2)
+    A = torch.randn(3, m, k, generator=g, dtype=torch.float64)
+    A[:, :, -3:] = 0  # padding columns, as cosamp_round zeroes those outside Ω
+    rhs = torch.randn(3, m, 1, generator=g, dtype=torch.float64)
+    z = min_norm_lstsq(A, rhs)
+    torch.testing.assert_close(z, torch.linalg.pinv(A) @ rhs, atol=1e-10, rtol=0)
+    assert z[:, -3:].abs().max() < 1e-12
 
 
 def test_cosamp_round_keeps_s_entries_and_fits_on_its_support():
