@@ -14,7 +14,8 @@ Torch metrics return a ``(batch,)`` tensor; metrics wrapping numpy libraries (ST
   one source per item (512-tap distortion filter). mir_eval 0.8 deprecates that module (removal
   announced for 0.9, pointing to museval); its FutureWarning is silenced here.
 - :func:`stoi`: pystoi (Taal et al. 2011; ``extended=True`` for ESTOI). Evaluation metric.
-- :func:`neg_stoi_loss`: torch-stoi's differentiable approximation, for training only.
+- :func:`neg_stoi_loss`: torch-stoi's differentiable approximation, for training only
+  (:class:`unfold.nn.neg_stoi.NegSTOI`: the same function in fewer passes).
 - :func:`spectral_convergence`: :math:`\||X| - |Y|\|_F / \||X|\|_F`.
 - :func:`ssim`: Wang et al. 2004, Gaussian window 11x11, sigma 1.5, ``K1=0.01, K2=0.03``, data range
   1, statistics over the valid part only (as skimage's ``gaussian_weights=True,
@@ -112,9 +113,9 @@ def stoi(clean: Array, est: Array, sample_rate: int, extended: bool = False) -> 
 class _MeanNegSTOI(torch.nn.Module):
     def __init__(self, sample_rate: int, extended: bool, use_vad: bool) -> None:
         super().__init__()
-        from torch_stoi import NegSTOILoss
+        from unfold.nn.neg_stoi import NegSTOI
 
-        self.loss = NegSTOILoss(sample_rate, use_vad=use_vad, extended=extended)
+        self.loss = NegSTOI(sample_rate, use_vad=use_vad, extended=extended)
 
     def forward(self, est: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
         """``est, clean: (batch, samples)`` -> scalar mean negative STOI."""
