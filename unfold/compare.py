@@ -22,7 +22,6 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -104,23 +103,21 @@ class _Job:
 
 
 def _run_parallel(jobs: dict[str, _Job], workers: int, progress: bool) -> dict[str, Path]:
-    """Every job in a pool of ``workers`` spawned processes; the first failure cancels the rest
-    and is raised here as it was raised in the worker."""
+    """Every job in a pool of ``workers`` spawned processes. The first failure stops the other
+    workers at once (the pool is terminated, not drained) and is raised here as it was raised in
+    the worker."""
     start, done = time.perf_counter(), {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures: dict[Future[Path], str] = {pool.submit(job): name for name, job in jobs.items()}
-        pending = set(futures)
+    with context.Pool(workers, maxtasksperchild=1) as pool:  # leaving the block terminates it
+        pending = {name: pool.apply_async(job) for name, job in jobs.items()}
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in finished:
-                if f.exception() is not None:
-                    for other in pending:
-                        other.cancel()
-                    raise f.exception()  # type: ignore[misc]
-                done[futures[f]] = f.result()
+            finished = [name for name, r in pending.items() if r.ready()]
+            if not finished:
+                time.sleep(0.1)
+            for name in finished:
+                done[name] = pending.pop(name).get()  # raises the worker's exception
                 if progress:
-                    print(f"compare: {futures[f]} finished after "
+                    print(f"compare: {name} finished after "
                           f"{time.perf_counter() - start:.0f} s ({len(done)} of {len(jobs)})",
                           file=sys.stderr, flush=True)
     return done

@@ -92,3 +92,25 @@ def test_compare_refuses_zero_jobs(tutorial, tmp_path):
         compare(reg, [], quick=True, out=tmp_path / "c", device="cpu", seed=0, progress=False,
                 jobs=0)
     assert not (tmp_path / "c").exists()
+
+
+def test_a_failing_plugin_stops_the_others_at_once(tutorial, tmp_path):
+    # two plugins from the tutorial's code: one fails as soon as its worker builds the task, the
+    # other would write a file after 30 s; the failure must end the comparison without it
+    worker = "multiprocessing.current_process().name != 'MainProcess'"
+    for name, action in [("lista_fail", "raise RuntimeError('boom in the worker')"),
+                         ("lista_slow", f"time.sleep(30); (pathlib.Path({str(tmp_path)!r}) / "
+                                        "'slow-finished').touch()")]:
+        (tmp_path / "src" / f"{name}.py").write_text(
+            "import dataclasses, multiprocessing, pathlib, time\nimport lista_tutorial as t\n"
+            "def task():\n"
+            f"    if {worker}:\n        {action}\n"
+            "    return t.plugin.recipes[0].task()\n"
+            f"recipe = dataclasses.replace(t.plugin.recipes[0], name={name!r}, task=task)\n"
+            f"plugin = dataclasses.replace(t.plugin, name={name!r}, recipes=[recipe], "
+            f"compare={name!r})\n")
+    reg = Registry([EntryPoint(n, f"{n}:plugin", "unfold.plugins") for n in ("lista_slow", "lista_fail")])
+    with pytest.raises(RuntimeError, match="boom in the worker"):
+        compare(reg, [], quick=True, out=tmp_path / "c", device="cpu", seed=0, progress=False,
+                overrides=TINY, jobs=2)
+    assert not (tmp_path / "slow-finished").exists()
