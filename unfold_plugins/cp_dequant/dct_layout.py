@@ -23,9 +23,9 @@ With σ folded into the forward twiddles and τ into the inverse ones, one itera
 with t, t' the twiddles of eqs. (1), (2) and w = v̄ / (1 + θ), the extrapolation
 v̄ = v⁺ + θ(v⁺ − v) scaled so that its factor rides in the twiddles: two FFTs of length n
 (into one reused buffer), two complex products, an add and a clip on ψ, and three passes over
-``(batch, n)``, against two ``(batch, n) × (n, n)`` GEMMs and eight passes for the dense step. Equal to the dense iteration
-up to float rounding (the box clip is written as ``clip(v − τKᵀψ, x − h, x + h)`` instead of
-``x + clip(v − τKᵀψ − x, −h, h)``).
+``(batch, n)``, against two ``(batch, n) × (n, n)`` GEMMs and eight passes for the dense step.
+Equal to the dense iteration up to float rounding (the box clip is written as
+``clip(v − τKᵀψ, x − h, x + h)`` instead of ``x + clip(v − τKᵀψ − x, −h, h)``).
 Inference only (no graph is needed: K is fixed). Shapes: x ``(batch, n)``, h ``(batch, 1)``.
 """
 
