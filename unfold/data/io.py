@@ -23,7 +23,6 @@ from typing import Any
 
 import soundfile as sf
 import torch
-import torchaudio.functional as AF
 
 from unfold.errors import InputDataError, OutputExistsError, RunDirError
 
@@ -32,7 +31,11 @@ def resample(x: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
     """Resample ``(..., samples)`` from ``orig_rate`` to ``new_rate`` Hz (identity if equal)."""
     if orig_rate <= 0 or new_rate <= 0:
         raise InputDataError(f"sampling rates must be positive, got {orig_rate} and {new_rate}")
-    return x if orig_rate == new_rate else AF.resample(x, orig_rate, new_rate)
+    if orig_rate == new_rate:
+        return x
+    import torchaudio.functional as AF  # imported only where a rate changes
+
+    return AF.resample(x, orig_rate, new_rate)
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int | None
