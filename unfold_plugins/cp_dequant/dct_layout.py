@@ -16,16 +16,15 @@ With σ folded into the forward twiddles and τ into the inverse ones, one itera
 
 .. math::
 
-    ψ \leftarrow \operatorname{clip}_{[-1,1]}\big(ψ + \mathrm{rfft}(w) \circ (1 + θ) σ t\big),
-    \quad v^+ = \operatorname{clip}_{[x'-h,\,x'+h]}\big(v + \mathrm{irfft}(ψ \circ (-τ) t')\big),
-    \quad w = v^+ - \tfrac{θ}{1 + θ} v,
+    ψ \leftarrow \operatorname{clip}_{[-1,1]}\big(ψ + \mathrm{rfft}(\bar v) \circ σ t\big), \quad
+    v^+ = \operatorname{clip}_{[x'-h,\,x'+h]}\big(v - \mathrm{irfft}(ψ \circ τ t')\big), \quad
+    \bar v = v + (1 + θ)(v^+ - v),
 
-with t, t' the twiddles of eqs. (1), (2) and w = v̄ / (1 + θ), the extrapolation
-v̄ = v⁺ + θ(v⁺ − v) scaled so that its factor rides in the twiddles: two FFTs of length n
-(into one reused buffer), two complex products, an add and a clip on ψ, and three passes over
-``(batch, n)``, against two ``(batch, n) × (n, n)`` GEMMs and eight passes for the dense step.
-Equal to the dense iteration up to float rounding (the box clip is written as
-``clip(v − τKᵀψ, x − h, x + h)`` instead of ``x + clip(v − τKᵀψ − x, −h, h)``).
+with t, t' the twiddles of eqs. (1), (2): two FFTs of length n, one complex multiply-add, one
+complex product and four elementwise passes over ``(batch, n)``, against two
+``(batch, n) × (n, n)`` GEMMs and eight passes for the dense step. Equal to the dense iteration
+up to float rounding (the box clip is written as ``clip(v − τKᵀψ, x − h, x + h)`` instead of
+``x + clip(v − τKᵀψ − x, −h, h)``).
 Inference only (no graph is needed: K is fixed). Shapes: x ``(batch, n)``, h ``(batch, 1)``.
 """
 
@@ -61,31 +60,25 @@ class DCTLayoutCP:
         if x.dim() != 2 or x.shape[-1] != self.n:
             raise ValueError(f"x must be (batch, {self.n}), got {tuple(x.shape)}")
         cdt = torch.complex64 if x.dtype == torch.float32 else torch.complex128
-        # w = v̄ / (1 + θ) is transformed instead of v̄, so (1 + θ) joins σ in the forward
-        # twiddles; −τ in the inverse ones turns v − τKᵀψ into an in-place add
-        fwd = ((1.0 + theta) * float(sigma) * self._fwd).to(x.device, cdt)
-        bwd = (-float(tau) * self._bwd).to(x.device, cdt)
+        fwd = (float(sigma) * self._fwd).to(x.device, cdt)
+        bwd = (float(tau) * self._bwd).to(x.device, cdt)
         perm = self.perm.to(x.device)
         xv = x[:, perm]
         h_ = torch.as_tensor(h, dtype=x.dtype, device=x.device)
         lo, hi = xv - h_, xv + h_
-        v, w = xv.clone(), xv / (1.0 + theta)
-        m = self.n // 2 + 1
-        psi = x.new_zeros(x.shape[0], m, 2)
+        v, vbar = xv.clone(), xv.clone()
+        psi = x.new_zeros(x.shape[0], self.n // 2 + 1, 2)
         psi_c = torch.view_as_complex(psi)
-        spec = torch.empty(x.shape[0], m, dtype=cdt, device=x.device)
-        lag = theta / (1.0 + theta)
         for _ in range(n_iter):
-            torch.fft.rfft(w, out=spec).mul_(fwd)  # σ K v̄ in the layout
-            psi.add_(torch.view_as_real(spec)).clamp_(-1.0, 1.0)
-            v_new = torch.fft.irfft(torch.mul(psi_c, bwd, out=spec), n=self.n)  # −τ Kᵀ ψ
-            v_new.add_(v).clamp_(lo, hi)
-            torch.sub(v_new, v, alpha=lag, out=w)
+            psi_c.addcmul_(torch.fft.rfft(vbar), fwd)  # ψ + σ K ȳ in the layout
+            psi.clamp_(-1.0, 1.0)
+            kt_psi = torch.fft.irfft(psi_c * bwd, n=self.n)  # τ Kᵀ ψ
+            v_new = torch.sub(v, kt_psi, out=kt_psi).clamp_(lo, hi)
+            vbar = torch.lerp(v, v_new, 1.0 + theta)
             v = v_new
-        vbar = w.mul_(1.0 + theta)
         y, ybar = torch.empty_like(v), torch.empty_like(v)
         y[:, perm], ybar[:, perm] = v, vbar
-        # ψ_j = slot (j, 0), ψ_{n-j} = −slot (j, 1), as in FastDCT.dct
+        m = self.n // 2 + 1  # ψ_j = slot (j, 0), ψ_{n-j} = −slot (j, 1), as in FastDCT.dct
         psi_n = x.new_empty(x.shape)
         psi_n[:, :m] = psi[:, :, 0]
         torch.neg(psi[:, 1 : self.n - m + 1, 1].flip(-1), out=psi_n[:, m:])
