@@ -15,7 +15,7 @@ training step of admm-pr, where the loss took about a sixth of the time:
   zeroed); here its correlation is multiplied by 0. A kept segment never holds a dropped frame,
   because the kept frames are moved to the front.
 
-Shapes: ``(batch, time)`` in, ``(batch,)`` out (the negative (E)STOI of each item).
+Shapes: ``(..., time)`` in, ``(...)`` out (the negative (E)STOI of each signal), as torch-stoi.
 """
 
 from __future__ import annotations
@@ -56,12 +56,17 @@ def power_spectrum(frames: Tensor, n: int) -> Tensor:
 
 
 class NegSTOI(NegSTOILoss):
-    """``torch_stoi.NegSTOILoss(sample_rate, use_vad, extended)`` for ``(batch, time)`` inputs."""
+    """``torch_stoi.NegSTOILoss(sample_rate, use_vad, extended)``: ``(..., time)`` → ``(...)``."""
 
     def forward(self, est_targets: Tensor, targets: Tensor) -> Tensor:
-        if targets.shape != est_targets.shape or targets.dim() != 2:
-            raise ValueError("estimates and targets must both be (batch, time) of one shape, got "
+        if targets.shape != est_targets.shape or targets.dim() == 0:
+            raise ValueError("estimates and targets must have one shape (..., time), got "
                              f"{tuple(est_targets.shape)} and {tuple(targets.shape)}")
+        if targets.dim() != 2:  # (time,) -> (), (batch, ..., time) -> (batch, ...), as torch-stoi
+            lead = targets.shape[:-1]
+            flat = self(est_targets.reshape(-1, targets.shape[-1]),
+                        targets.reshape(-1, targets.shape[-1]))
+            return flat.reshape(lead)
         with torch.no_grad():
             clean = self._resampled(targets)
             vad = self._speech_frames(clean) if self.use_vad else None

@@ -57,6 +57,17 @@ def test_a_perfect_estimate_scores_one_and_refuses_mismatched_shapes():
         loss(clean[:, :-1], clean)
 
 
+def test_other_shapes_as_torch_stoi():
+    clean = speech_like(4, 16000, 16000)
+    noisy = clean + 0.2 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(5))
+    loss, ref = ours(16000, False, True), reference(16000, False, True)
+    torch.testing.assert_close(loss(noisy[0], clean[0]), ref(noisy[0], clean[0]), atol=2e-6, rtol=0)
+    three = loss(noisy.view(2, 2, -1), clean.view(2, 2, -1))
+    assert three.shape == (2, 2)
+    torch.testing.assert_close(three, ref(noisy.view(2, 2, -1), clean.view(2, 2, -1)), atol=2e-6,
+                               rtol=0)
+
+
 @pytest.mark.parametrize("length, n", [(6, 12), (5, 9), (8, 8)])
 def test_power_spectrum_gradient(length, n):
     frames = torch.randn(2, 3, length, dtype=torch.float64, requires_grad=True)
