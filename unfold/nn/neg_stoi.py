@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 from torch_stoi import NegSTOILoss
-from torch_stoi.stoi import EPS
+from torch_stoi.stoi import EPS, FS
 
 Tensor = torch.Tensor
 
@@ -78,11 +78,12 @@ class NegSTOI(NegSTOILoss):
             corr = self._clipped_correlation(x_seg, y_seg).mean(1)  # (batch, segments)
         if vad is None:
             return -corr.mean(-1)
-        seg_kept = vad[1][:, self.intel_frames:]  # the STFT mask drops one entry, segments N − 1
+        # torch-stoi drops the sorted mask's first entry, then keeps a segment by its last frame
+        seg_kept = vad[1][:, self.intel_frames:]
         return -(corr * seg_kept).sum(-1) / (seg_kept.sum(-1) + EPS)
 
     def _resampled(self, x: Tensor) -> Tensor:
-        return self.resample(x) if self.do_resample and self.sample_rate != 10_000 else x
+        return self.resample(x) if self.do_resample and self.sample_rate != FS else x
 
     def _frames(self, x: Tensor) -> Tensor:
         """Windowed frames ``(batch, F, win_len)``, hop ``win_len / 2``."""
