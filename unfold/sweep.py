@@ -328,6 +328,11 @@ def _same_items(a: Mapping[str, Mapping[str, Sequence[float]]],
     return False
 
 
+def _other_values(point: Mapping[str, Any], axis: str) -> tuple[tuple[str, str], ...]:
+    """The point's values on every axis but ``axis``, comparable (JSON text)."""
+    return tuple((k, json.dumps(v)) for k, v in point["values"].items() if k != axis)
+
+
 def axis_paired(run_dir: Path, sweep: Mapping[str, Any]) -> list[AxisPaired]:
     """The paired differences between points along each axis (see the module docstring)."""
     from unfold.results import method_label
@@ -343,15 +348,12 @@ def axis_paired(run_dir: Path, sweep: Mapping[str, Any]) -> list[AxisPaired]:
     for axis, values in sweep["axes"].items():
         if axis == "seed" or len(values) < 2:
             continue
-        key = json.dumps
-        ref_of = {tuple((k, key(v)) for k, v in p["values"].items() if k != axis): p
-                  for p in points if key(p["values"][axis]) == key(values[0])}
+        first = json.dumps(values[0])
+        ref_of = {_other_values(p, axis): p for p in points
+                  if json.dumps(p["values"][axis]) == first}
         for p in points:
-            if key(p["values"][axis]) == key(values[0]):
-                continue
-            rest = tuple((k, key(v)) for k, v in p["values"].items() if k != axis)
-            ref = ref_of.get(rest)
-            if ref is None:
+            ref = ref_of.get(_other_values(p, axis))
+            if ref is None or ref is p:  # no reference point, or p is one
                 continue
             a, b = per_item[p["label"]], per_item[ref["label"]]
             untrained = {method_label(r) for r in p["methods"] if not r["trained"]}

@@ -122,27 +122,11 @@ def save_audio(
     not all finite (``InputDataError``; nothing written). ``subtype`` is soundfile's (default
     PCM_16 for wav: values outside [-1, 1] clip).
     """
-    p = check_output(path, overwrite)
-    if x.dim() != 1:
-        raise ValueError(f"x must be mono (samples,), got shape {tuple(x.shape)}")
-    if not bool(torch.isfinite(x).all()):
-        raise InputDataError(f"the result holds NaN or inf samples; {p} was not written")
-    fmt = p.suffix.lstrip(".").upper()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".unfold-", suffix=".tmp", dir=p.parent)
-        os.close(fd)
-    except OSError as e:
-        raise RunDirError(f"cannot write {p}: {e.strerror or e}") from None
-    try:
-        sf.write(tmp, x.detach().cpu().float().numpy(), sample_rate, subtype=subtype, format=fmt)
-        os.replace(tmp, p)
-    except (OSError, RuntimeError, sf.LibsndfileError) as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise RunDirError(f"cannot write {p}: {getattr(e, 'strerror', None) or e}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    from unfold.data.stream import AudioWriter  # the one atomic writer (stream imports io)
+
+    with AudioWriter(path, sample_rate, overwrite=overwrite, subtype=subtype) as out:
+        out.write(x)
+    return out.path
 
 
 def progress_bar(total: int, desc: str) -> Any:
