@@ -8,12 +8,15 @@ once), interleaved and repeated in one run:
   of the unrolled model before #13;
 - ``cp_iteration_fast_dct``: ``cp_step_op`` with ``FastDCT`` (FFT plus reordering per product);
 - ``unrolled_fft_layout``: ``DCTLayoutCP``, what ``ChambollePock`` runs without a graph for the
-  fixed DCT (``dequantize --iterations N``): the iteration kept in the FFT's layout;
+  fixed DCT (``dequantize --iterations N``): the iteration kept in the FFT's layout, with its
+  default loop for the input (on the CPU the compiled loop with MKL's FFTs, ``native_loop``);
+- ``unrolled_fft_layout_torch``: the same in torch operations (``torch_loop``, the GPU's path);
 - ``operator_pair_*``: K y and Kᵀ ψ alone; ``fft_pair``: one rfft and one irfft of the batch
-  (the floor of any FFT-based iteration).
+  (the floor of any FFT-based iteration through torch.fft).
 
-Medians in ms per iteration, the dense / fast ratios (target >= 5), the largest difference of
-the results, machine and load. JSON to stdout and --out.
+Medians in ms per iteration, the dense / fast ratios of the medians (target >= 5) and of each
+repeat (the cases timed back to back, so a neighbour's load hits both alike), which loop the
+layout ran, the largest difference of the results, machine and load. JSON to stdout and --out.
 
     python -m benchmarks.cp_dequant_dct_speed --frames 256 --iters 50 --repeats 5 --threads 1
 """
@@ -30,7 +33,7 @@ from benchmarks.benchjson import emit, load_average, machine, timed
 from unfold_plugins.cp_dequant.commands import CHUNK
 from unfold_plugins.cp_dequant.cp import cp_step_op, dct_matrix, step_sizes
 from unfold_plugins.cp_dequant.dct import Dense, FastDCT
-from unfold_plugins.cp_dequant.dct_layout import DCTLayoutCP
+from unfold_plugins.cp_dequant.dct_layout import DCTLayoutCP, default_loop, torch_loop
 
 
 def main() -> None:
@@ -66,6 +69,8 @@ def main() -> None:
     cases = {f"cp_iteration_{k}": (lambda op=op: solve(op)) for k, op in ops.items()}
     layout = DCTLayoutCP(a.n)
     cases["unrolled_fft_layout"] = lambda: layout.run(x, h, a.iters, sigma, tau)
+    layout_torch = DCTLayoutCP(a.n, torch_loop)
+    cases["unrolled_fft_layout_torch"] = lambda: layout_torch.run(x, h, a.iters, sigma, tau)
     cases |= {f"operator_pair_{k}": (lambda op=op: pair(op)) for k, op in ops.items()}
 
     def fft_pair() -> None:
@@ -74,9 +79,9 @@ def main() -> None:
 
     cases["fft_pair"] = fft_pair
     dense = solve(ops["dense"])  # also warms up
-    y_layout = layout.run(x, h, a.iters, sigma, tau)[0]
-    diff = {"fast_dct": float((solve(ops["fast_dct"]) - dense).abs().max()),
-            "unrolled_fft_layout": float((y_layout - dense).abs().max())}
+    diff = {"fast_dct": float((solve(ops["fast_dct"]) - dense).abs().max())}
+    for k in ("unrolled_fft_layout", "unrolled_fft_layout_torch"):
+        diff[k] = float((cases[k]()[0] - dense).abs().max())  # also builds the native loop
     times: dict[str, list[float]] = {k: [] for k in cases}
     for _ in range(a.repeats):
         for k, fn in cases.items():
@@ -92,9 +97,15 @@ def main() -> None:
             "cp_iteration": round(med["cp_iteration_dense"] / med["cp_iteration_fast_dct"], 2),
             "operator_pair": round(med["operator_pair_dense"] / med["operator_pair_fast_dct"], 2),
             "unrolled_fft_layout": round(med["cp_iteration_dense"] / med["unrolled_fft_layout"], 2),
+            "unrolled_fft_layout_torch": round(
+                med["cp_iteration_dense"] / med["unrolled_fft_layout_torch"], 2),
             "dense_iteration_over_fft_pair": round(med["cp_iteration_dense"] / med["fft_pair"], 2),
         },
+        "ratio_dense_over_layout_per_repeat": {  # each repeat times the cases back to back
+            k: [round(d / f, 2) for d, f in zip(times["cp_iteration_dense"], times[k], strict=True)]
+            for k in ("unrolled_fft_layout", "unrolled_fft_layout_torch")},
         "target_ratio": 5.0,
+        "layout_loop": default_loop(x).__name__,
         "max_abs_difference_to_dense": diff,
         "machine": machine(dev),
         "load_average_before": load_before, "load_average_after": load_average(),

@@ -20,30 +20,89 @@ With σ folded into the forward twiddles and τ into the inverse ones, one itera
     v^+ = \operatorname{clip}_{[x'-h,\,x'+h]}\big(v - \mathrm{irfft}(ψ \circ τ t')\big), \quad
     \bar v = v + (1 + θ)(v^+ - v),
 
-with t, t' the twiddles of eqs. (1), (2): two FFTs of length n, one complex multiply-add, one
-complex product and four elementwise passes over ``(batch, n)``, against two
-``(batch, n) × (n, n)`` GEMMs and eight passes for the dense step. Equal to the dense iteration
-up to float rounding (the box clip is written as ``clip(v − τKᵀψ, x − h, x + h)`` instead of
-``x + clip(v − τKᵀψ − x, −h, h)``).
-Inference only (no graph is needed: K is fixed). Shapes: x ``(batch, n)``, h ``(batch, 1)``.
+with t, t' the twiddles of eqs. (1), (2): two FFTs of length n and the elementwise work between
+them, against two ``(batch, n) × (n, n)`` GEMMs and eight passes for the dense step. Two loops
+run it: :func:`torch_loop` (torch operations, any device: a complex multiply-add, a clip, a
+complex product, a subtraction, a clip between tensors and a lerp, each its own pass) and, on the
+CPU, :func:`native_loop` (all iterations in one compiled loop with MKL's FFTs and each half
+between them one pass, see :mod:`~unfold_plugins.cp_dequant.dct_layout_kernels`); the two agree
+to float rounding. Equal to the dense iteration up to float rounding (the box clip is written as
+``clip(v − τKᵀψ, x − h, x + h)`` instead of ``x + clip(v − τKᵀψ − x, −h, h)``).
+Inference only (no graph is needed: K is fixed). Shapes: x ``(batch, n)``, h a scalar or
+``(batch, 1)``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import torch
+
+from unfold_plugins.cp_dequant import dct_layout_kernels
 
 Tensor = torch.Tensor
 
 
-class DCTLayoutCP:
-    """``n_iter`` iterations of Algorithm 1 with K = ``dct_matrix(n)`` in the FFT layout."""
+class LayoutLoop(Protocol):
+    """Runs ``n_iter`` iterations on the layout's variables (see the module): ψ in place,
+    the new (v, v̄) returned (the inputs may have been overwritten)."""
 
-    def __init__(self, n: int) -> None:
+    def __call__(self, v: Tensor, vbar: Tensor, psi: Tensor, xv: Tensor, h: Tensor,
+                 fwd: Tensor, bwd: Tensor, n: int, n_iter: int,
+                 theta: float) -> tuple[Tensor, Tensor]: ...
+
+
+def torch_loop(v: Tensor, vbar: Tensor, psi: Tensor, xv: Tensor, h: Tensor, fwd: Tensor,
+               bwd: Tensor, n: int, n_iter: int, theta: float) -> tuple[Tensor, Tensor]:
+    """The iteration in torch operations: any device; five passes besides the FFTs."""
+    lo, hi = xv - h, xv + h
+    psi_c = torch.view_as_complex(psi)
+    for _ in range(n_iter):
+        psi_c.addcmul_(torch.fft.rfft(vbar), fwd)  # ψ + σ K ȳ in the layout
+        psi.clamp_(-1.0, 1.0)
+        kt_psi = torch.fft.irfft(psi_c * bwd, n=n)  # τ Kᵀ ψ
+        v_new = torch.sub(v, kt_psi, out=kt_psi).clamp_(lo, hi)
+        vbar = torch.lerp(v, v_new, 1.0 + theta)
+        v = v_new
+    return v, vbar
+
+
+def native_loop(v: Tensor, vbar: Tensor, psi: Tensor, xv: Tensor, h: Tensor, fwd: Tensor,
+                bwd: Tensor, n: int, n_iter: int, theta: float) -> tuple[Tensor, Tensor]:
+    """The iteration in one compiled CPU loop with MKL's FFTs and each elementwise half one
+    pass, on blocks of rows that stay in cache
+    (:mod:`~unfold_plugins.cp_dequant.dct_layout_kernels`)."""
+    loop = dct_layout_kernels.load_native()
+    if loop is None:
+        raise RuntimeError("the native DCT-layout loop is unavailable (no MKL DFTI in torch or "
+                           "no working C compiler); use torch_loop")
+    arrays = (v, vbar, psi, xv, h, fwd, bwd)
+    if not all(t.is_contiguous() and t.device.type == "cpu" for t in arrays) \
+            or {v.dtype, vbar.dtype, psi.dtype, xv.dtype, h.dtype, fwd.real.dtype,
+                bwd.real.dtype} != {v.dtype} or v.dtype not in (torch.float32, torch.float64):
+        raise ValueError("native_loop needs contiguous CPU tensors of one precision, float32 "
+                         "or float64")
+    loop.run(v, vbar, psi, xv, h, fwd, bwd, 1.0 + theta, n_iter)
+    return v, vbar
+
+
+def default_loop(x: Tensor) -> LayoutLoop:
+    """:func:`native_loop` for float32 / float64 on the CPU where it can be built,
+    :func:`torch_loop` otherwise."""
+    cpu = x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+    return native_loop if cpu and dct_layout_kernels.load_native() is not None else torch_loop
+
+
+class DCTLayoutCP:
+    """``n_iter`` iterations of Algorithm 1 with K = ``dct_matrix(n)`` in the FFT layout.
+    ``loop`` runs the iterations (default: :func:`default_loop` for the input)."""
+
+    def __init__(self, n: int, loop: LayoutLoop | None = None) -> None:
         if n < 2:
             raise ValueError(f"the DCT layout needs n >= 2, got n={n}")
         self.n = n
+        self.loop = loop
         m = n // 2 + 1
         j = torch.arange(m, dtype=torch.float64)
         c = torch.full((m,), math.sqrt(2.0 / n), dtype=torch.float64)
@@ -65,17 +124,13 @@ class DCTLayoutCP:
         perm = self.perm.to(x.device)
         xv = x[:, perm]
         h_ = torch.as_tensor(h, dtype=x.dtype, device=x.device)
-        lo, hi = xv - h_, xv + h_
+        if h_.numel() != 1 and tuple(h_.shape) not in ((x.shape[0], 1), (x.shape[0],)):
+            raise ValueError(f"h must be a scalar or (batch, 1), got {tuple(h_.shape)}")
+        h_ = h_.reshape(-1, 1).expand(x.shape[0], 1).contiguous()
         v, vbar = xv.clone(), xv.clone()
         psi = x.new_zeros(x.shape[0], self.n // 2 + 1, 2)
-        psi_c = torch.view_as_complex(psi)
-        for _ in range(n_iter):
-            psi_c.addcmul_(torch.fft.rfft(vbar), fwd)  # ψ + σ K ȳ in the layout
-            psi.clamp_(-1.0, 1.0)
-            kt_psi = torch.fft.irfft(psi_c * bwd, n=self.n)  # τ Kᵀ ψ
-            v_new = torch.sub(v, kt_psi, out=kt_psi).clamp_(lo, hi)
-            vbar = torch.lerp(v, v_new, 1.0 + theta)
-            v = v_new
+        loop = self.loop or default_loop(x)
+        v, vbar = loop(v, vbar, psi, xv, h_, fwd, bwd, self.n, n_iter, theta)
         y, ybar = torch.empty_like(v), torch.empty_like(v)
         y[:, perm], ybar[:, perm] = v, vbar
         m = self.n // 2 + 1  # ψ_j = slot (j, 0), ψ_{n-j} = −slot (j, 1), as in FastDCT.dct
