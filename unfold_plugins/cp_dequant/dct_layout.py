@@ -109,32 +109,41 @@ class DCTLayoutCP:
         c[0] = math.sqrt(1.0 / n)
         twiddle = torch.polar(torch.ones_like(j), -math.pi * j / (2 * n))
         self._fwd, self._bwd = twiddle * c, twiddle.conj() / c  # eqs. (1), (2), complex128
-        self.perm = torch.cat([torch.arange(0, n, 2), torch.arange(1, n, 2).flip(0)])  # v = y[P]
 
     @torch.no_grad()
     def run(self, x: Tensor, h: Tensor | float, n_iter: int, sigma: Tensor | float,
             tau: Tensor | float, theta: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
         """(y, ȳ, ψ) after ``n_iter`` iterations from y⁰ = ȳ⁰ = x, ψ⁰ = 0, back in the natural
         order: each ``(batch, n)``."""
-        if x.dim() != 2 or x.shape[-1] != self.n:
-            raise ValueError(f"x must be (batch, {self.n}), got {tuple(x.shape)}")
-        cdt = torch.complex64 if x.dtype == torch.float32 else torch.complex128
-        fwd = (float(sigma) * self._fwd).to(x.device, cdt)
-        bwd = (float(tau) * self._bwd).to(x.device, cdt)
-        perm = self.perm.to(x.device)
-        xv = x[:, perm]
-        h_ = torch.as_tensor(h, dtype=x.dtype, device=x.device)
-        if h_.numel() != 1 and tuple(h_.shape) not in ((x.shape[0], 1), (x.shape[0],)):
-            raise ValueError(f"h must be a scalar or (batch, 1), got {tuple(h_.shape)}")
-        h_ = h_.reshape(-1, 1).expand(x.shape[0], 1).contiguous()
-        v, vbar = xv.clone(), xv.clone()
-        psi = x.new_zeros(x.shape[0], self.n // 2 + 1, 2)
-        loop = self.loop or default_loop(x)
-        v, vbar = loop(v, vbar, psi, xv, h_, fwd, bwd, self.n, n_iter, theta)
-        y, ybar = torch.empty_like(v), torch.empty_like(v)
-        y[:, perm], ybar[:, perm] = v, vbar
+        v, vbar, psi = self._iterate(x, h, n_iter, sigma, tau, theta)
         m = self.n // 2 + 1  # ψ_j = slot (j, 0), ψ_{n-j} = −slot (j, 1), as in FastDCT.dct
         psi_n = x.new_empty(x.shape)
         psi_n[:, :m] = psi[:, :, 0]
         torch.neg(psi[:, 1 : self.n - m + 1, 1].flip(-1), out=psi_n[:, m:])
-        return y, ybar, psi_n
+        return self._natural(v), self._natural(vbar), psi_n
+
+    def _iterate(self, x: Tensor, h: Tensor | float, n_iter: int, sigma: Tensor | float,
+                 tau: Tensor | float, theta: float) -> tuple[Tensor, Tensor, Tensor]:
+        """(v, v̄, ψ) in the layout: ``(batch, n)``, ``(batch, n)``, ``(batch, m, 2)``."""
+        if x.dim() != 2 or x.shape[-1] != self.n:
+            raise ValueError(f"x must be (batch, {self.n}), got {tuple(x.shape)}")
+        h_ = torch.as_tensor(h, dtype=x.dtype, device=x.device)
+        if h_.numel() != 1 and tuple(h_.shape) not in ((x.shape[0], 1), (x.shape[0],)):
+            raise ValueError(f"h must be a scalar or (batch, 1), got {tuple(h_.shape)}")
+        h_ = h_.reshape(-1, 1).expand(x.shape[0], 1).contiguous()
+        cdt = torch.complex64 if x.dtype == torch.float32 else torch.complex128
+        fwd = (float(sigma) * self._fwd).to(x.device, cdt)
+        bwd = (float(tau) * self._bwd).to(x.device, cdt)
+        xv = torch.cat([x[:, ::2], x[:, 1::2].flip(-1)], dim=-1)  # v = P x, strided copies
+        v, vbar = xv.clone(), xv.clone()
+        psi = x.new_zeros(x.shape[0], self.n // 2 + 1, 2)
+        loop = self.loop or default_loop(x)
+        v, vbar = loop(v, vbar, psi, xv, h_, fwd, bwd, self.n, n_iter, theta)
+        return v, vbar, psi
+
+    def _natural(self, v: Tensor) -> Tensor:
+        """y = Pᵀ v: the even samples from the front, the odd ones reversed from the back."""
+        y, half = torch.empty_like(v), (self.n + 1) // 2
+        y[:, ::2] = v[:, :half]
+        y[:, 1::2] = v[:, half:].flip(-1)
+        return y

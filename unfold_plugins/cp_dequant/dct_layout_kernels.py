@@ -6,7 +6,10 @@ chain of separate passes over ``(batch, n)`` (a complex multiply-add, a clip, a 
 product; a subtraction, a clip between two tensors, a lerp), every FFT call allocates its output
 and plans its transform again, and the iteration's seven arrays do not fit in a core's cache.
 ``dct_layout_kernels.c`` runs all ``n_iter`` iterations in C instead, on blocks of
-:data:`BLOCK` rows that stay in cache, with each half one pass:
+:data:`BLOCK` rows that stay in cache, with each half one pass. With more than one thread
+(``torch.get_num_threads()``), a team of torch's own OpenMP runtime (its ``GOMP_parallel``, bound
+like the FFTs) takes the blocks one at a time, each FFT on one thread: every frame is its own
+problem, and no second runtime's threads compete with torch's for the cores:
 
 .. math::
 
@@ -80,7 +83,7 @@ class NativeLoop:
         rows, n = v.shape
         status = self.runs[v.dtype](v.data_ptr(), vbar.data_ptr(), psi.data_ptr(), x.data_ptr(),
                                     h.data_ptr(), a.data_ptr(), b.data_ptr(), c, rows, n,
-                                    n_iter, BLOCK)
+                                    n_iter, BLOCK, torch.get_num_threads())
         if status == -1:
             raise MemoryError("the native DCT-layout loop could not allocate its buffers")
         if status:
@@ -128,31 +131,45 @@ def _build(cc: str, folder: Path) -> Path:
     raise OSError(f"{cc} could not compile {SOURCE.name}")
 
 
-def _mkl_dfti() -> list[int] | None:
-    """Addresses of the DFTI functions in torch's CPU library, or None where it has none."""
-    folder = Path(torch.__file__).parent / "lib"
-    names = ("DftiCreateDescriptor_s_1d", "DftiCreateDescriptor_d_1d", "DftiSetValue",
-             "DftiCommitDescriptor", "DftiComputeForward", "DftiComputeBackward",
-             "DftiFreeDescriptor")
-    for path in sorted(folder.glob("*torch_cpu.*")):
+def _torch_library(pattern: str, names: tuple[str, ...]) -> list[int] | None:
+    """Addresses of ``names`` in the first library of torch's that matches ``pattern`` and has
+    them all (loaded by torch already: the same handle), or None."""
+    for path in sorted((Path(torch.__file__).parent / "lib").glob(pattern)):
         try:
-            lib = ctypes.CDLL(str(path))  # already loaded by torch: the same handle
-            return [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0 for name in names]
+            lib = ctypes.CDLL(str(path))
+            found = [ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0 for name in names]
         except (OSError, AttributeError):
             continue
+        if all(found):
+            return found
     return None
+
+
+def _mkl_dfti() -> list[int] | None:
+    """The DFTI functions of the MKL in torch's CPU library, or None where it has none."""
+    return _torch_library("*torch_cpu.*", (
+        "DftiCreateDescriptor_s_1d", "DftiCreateDescriptor_d_1d", "DftiSetValue",
+        "DftiCommitDescriptor", "DftiComputeForward", "DftiComputeBackward",
+        "DftiFreeDescriptor"))
+
+
+def _openmp() -> int:
+    """``GOMP_parallel`` of torch's OpenMP runtime (0 where torch has no libgomp-compatible one:
+    the loop then runs on the calling thread)."""
+    found = _torch_library("lib*omp*", ("GOMP_parallel",))
+    return found[0] if found else 0
 
 
 def _load(path: Path, dfti: list[int]) -> NativeLoop:
     lib = ctypes.CDLL(str(path))
     p, i = ctypes.c_void_p, ctypes.c_long
-    lib.cp_layout_bind.argtypes, lib.cp_layout_bind.restype = [p] * 7, None
-    lib.cp_layout_bind(*dfti)
+    lib.cp_layout_bind.argtypes, lib.cp_layout_bind.restype = [p] * 8, None
+    lib.cp_layout_bind(*dfti, _openmp() or None)
     runs = {}
     for dtype, suffix, scalar in ((torch.float32, "f32", ctypes.c_float),
                                   (torch.float64, "f64", ctypes.c_double)):
         fn = getattr(lib, "cp_layout_run_" + suffix)
-        fn.argtypes, fn.restype = [p] * 7 + [scalar, i, i, i, i], i
+        fn.argtypes, fn.restype = [p] * 7 + [scalar, i, i, i, i, i], i
         runs[dtype] = fn
     return NativeLoop(runs)
 
@@ -164,7 +181,7 @@ def load_native() -> NativeLoop | None:
     from unfold.data.cache import cache_root
 
     dfti = _mkl_dfti()
-    if dfti is None or not all(dfti):
+    if dfti is None:
         log.info("torch's CPU library exports no MKL DFTI: the DCT layout runs in torch")
         return None
     cc = _compiler()

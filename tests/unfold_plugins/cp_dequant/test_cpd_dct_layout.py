@@ -46,6 +46,23 @@ def test_native_loop_equals_the_torch_loop(n, dtype, theta):
 
 
 @needs_cc
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threads_share_the_blocks(threads):
+    """Rows split over threads by blocks: the same result as one thread, bit for bit."""
+    x, h = _problem(64, 3 * BLOCK + 5, torch.float32, seed=5)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = DCTLayoutCP(64, native_loop).run(x, h, 30, 9.0, 0.11)
+        torch.set_num_threads(threads)
+        many = DCTLayoutCP(64, native_loop).run(x, h, 30, 9.0, 0.11)
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(one, many, strict=True):
+        assert torch.equal(a, b)
+
+
+@needs_cc
 def test_zero_iterations_return_the_start():
     x, h = _problem(16, 3, torch.float32, seed=1)
     y, ybar, psi = DCTLayoutCP(16, native_loop).run(x, h, 0, 10.0, 0.1)
