@@ -34,8 +34,8 @@ built without MKL (or one that stops exporting DFTI) has no such functions: then
 **The build.** The C file is compiled once per machine by the C compiler (``$CC``, else ``cc``,
 ``gcc`` or ``clang``; ``-O3 -march=native``) into ``$UNFOLD_CACHE/kernels/`` (default
 ``~/.cache/unfold/kernels/``), named by a hash of the source, the compiler, the flags and the
-CPU, and loaded with ctypes: a later process only loads it (about a millisecond; a JIT such as
-Numba measured 0.7 s per process to load its cached code here). Without a working compiler,
+CPU, and loaded with ctypes: a later process only loads it (6 ms here; a JIT such as Numba
+measured 0.7 s per process to load its cached code). Without a working compiler,
 :func:`load_native` returns None as well.
 
 Shapes: v, v̄, x' ``(batch, n)`` and h ``(batch,)`` real; ψ ``(batch, m)`` complex,
