@@ -28,6 +28,7 @@ import math
 import torch
 
 from unfold_plugins.cp_dequant.dct import Dense, FastDCT, analysis_operator
+from unfold_plugins.cp_dequant.dct_layout import DCTLayoutCP
 
 Tensor = torch.Tensor
 Operator = Dense | FastDCT
@@ -124,8 +125,10 @@ def cp_solve(
     Returns (y, ψ, iterations used). "Optimality inference" of the paper (which runs 1e5
     iterations; we stop earlier once the certificate says the problem is solved). A matrix K
     that is exactly ``dct_matrix(n, k)`` (the classical method) is applied by FFT
-    (:class:`~unfold_plugins.cp_dequant.dct.FastDCT`, O(n log n) per frame), any other matrix
-    densely; an operator is used as given.
+    (:class:`~unfold_plugins.cp_dequant.dct.FastDCT`, O(n log n) per frame; for k = n the
+    ``check_every`` iterations between two gap checks run in
+    :class:`~unfold_plugins.cp_dequant.dct_layout.DCTLayoutCP`), any other matrix densely; an
+    operator is used as given.
     """
     if max_iter < 0 or tol < 0:
         raise ValueError(f"max_iter and tol must be >= 0, got {max_iter}, {tol}")
@@ -133,11 +136,16 @@ def cp_solve(
     sigma, tau = step_sizes(op.norm().to(x.dtype), ratio, scale)
     y, ybar, psi = x.clone(), x.clone(), x.new_zeros(x.shape[0], op.shape[0])
     h_ = torch.as_tensor(h, dtype=x.dtype).reshape(-1, 1) if torch.is_tensor(h) else h
+    layout = DCTLayoutCP(op.n) if isinstance(op, FastDCT) and op.k == op.n else None
     it = 0
     while it < max_iter:
-        for _ in range(min(check_every, max_iter - it)):
-            y, ybar, psi = cp_step_op(y, ybar, psi, x, op, sigma, tau, h_)
-            it += 1
+        steps = min(check_every, max_iter - it)
+        if layout is not None:  # the DCT (k = n): the iterations in the FFT's layout
+            y, ybar, psi = layout.run(x, h_, steps, sigma, tau, start=(y, ybar, psi))
+        else:
+            for _ in range(steps):
+                y, ybar, psi = cp_step_op(y, ybar, psi, x, op, sigma, tau, h_)
+        it += steps
         if bool(solved(y, psi, x, op, h_, tol).all()):
             break
     return y, psi, it

@@ -112,10 +112,11 @@ class DCTLayoutCP:
 
     @torch.no_grad()
     def run(self, x: Tensor, h: Tensor | float, n_iter: int, sigma: Tensor | float,
-            tau: Tensor | float, theta: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
-        """(y, ȳ, ψ) after ``n_iter`` iterations from y⁰ = ȳ⁰ = x, ψ⁰ = 0, back in the natural
-        order: each ``(batch, n)``."""
-        v, vbar, psi = self._iterate(x, h, n_iter, sigma, tau, theta)
+            tau: Tensor | float, theta: float = 1.0,
+            start: tuple[Tensor, Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """(y, ȳ, ψ) after ``n_iter`` iterations from ``start`` = (y, ȳ, ψ) (default
+        y⁰ = ȳ⁰ = x, ψ⁰ = 0), in the natural order: each ``(batch, n)``."""
+        v, vbar, psi = self._iterate(x, h, n_iter, sigma, tau, theta, start)
         m = self.n // 2 + 1  # ψ_j = slot (j, 0), ψ_{n-j} = −slot (j, 1), as in FastDCT.dct
         psi_n = x.new_empty(x.shape)
         psi_n[:, :m] = psi[:, :, 0]
@@ -123,7 +124,8 @@ class DCTLayoutCP:
         return self._natural(v), self._natural(vbar), psi_n
 
     def _iterate(self, x: Tensor, h: Tensor | float, n_iter: int, sigma: Tensor | float,
-                 tau: Tensor | float, theta: float) -> tuple[Tensor, Tensor, Tensor]:
+                 tau: Tensor | float, theta: float,
+                 start: tuple[Tensor, Tensor, Tensor] | None) -> tuple[Tensor, Tensor, Tensor]:
         """(v, v̄, ψ) in the layout: ``(batch, n)``, ``(batch, n)``, ``(batch, m, 2)``."""
         if x.dim() != 2 or x.shape[-1] != self.n:
             raise ValueError(f"x must be (batch, {self.n}), got {tuple(x.shape)}")
@@ -134,12 +136,30 @@ class DCTLayoutCP:
         cdt = torch.complex64 if x.dtype == torch.float32 else torch.complex128
         fwd = (float(sigma) * self._fwd).to(x.device, cdt)
         bwd = (float(tau) * self._bwd).to(x.device, cdt)
-        xv = torch.cat([x[:, ::2], x[:, 1::2].flip(-1)], dim=-1)  # v = P x, strided copies
-        v, vbar = xv.clone(), xv.clone()
-        psi = x.new_zeros(x.shape[0], self.n // 2 + 1, 2)
+        xv = self._layout(x)
+        if start is None:
+            v, vbar = xv.clone(), xv.clone()
+            psi = x.new_zeros(x.shape[0], self.n // 2 + 1, 2)
+        else:
+            if any(t.shape != x.shape for t in start):
+                raise ValueError(f"start must be three {tuple(x.shape)} tensors (y, ȳ, ψ), got "
+                                 f"{[tuple(t.shape) for t in start]}")
+            v, vbar, psi = self._layout(start[0]), self._layout(start[1]), self._psi_layout(start[2])
         loop = self.loop or default_loop(x)
         v, vbar = loop(v, vbar, psi, xv, h_, fwd, bwd, self.n, n_iter, theta)
         return v, vbar, psi
+
+    def _layout(self, y: Tensor) -> Tensor:
+        """v = P y (a new tensor): the even samples, then the odd ones reversed."""
+        return torch.cat([y[:, ::2], y[:, 1::2].flip(-1)], dim=-1)
+
+    def _psi_layout(self, psi_n: Tensor) -> Tensor:
+        """ψ ``(batch, n)`` into the slots ``(batch, m, 2)``: (j, 0) = ψ_j, (j, 1) = −ψ_{n−j}."""
+        n, m = self.n, self.n // 2 + 1
+        psi = psi_n.new_zeros(psi_n.shape[0], m, 2)
+        psi[:, :, 0] = psi_n[:, :m]
+        torch.neg(psi_n[:, n - m + 1 :].flip(-1), out=psi[:, 1:, 1])
+        return psi
 
     def _natural(self, v: Tensor) -> Tensor:
         """y = Pᵀ v: the even samples from the front, the odd ones reversed from the back."""

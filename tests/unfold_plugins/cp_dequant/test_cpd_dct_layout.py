@@ -62,6 +62,23 @@ def test_threads_share_the_blocks(threads):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("n", [8, 9])
+@pytest.mark.parametrize("loop", [torch_loop, pytest.param(native_loop, marks=needs_cc)])
+def test_a_run_resumed_from_its_state_continues_it(n, loop):
+    """run(a) then run(b, start=state) is run(a + b): the state converts to the layout and back
+    exactly (ψ's slots included)."""
+    x, h = _problem(n, 5, torch.float64, seed=6)
+    layout = DCTLayoutCP(n, loop)
+    whole = layout.run(x, h, 30, 9.0, 0.11)
+    resumed = layout.run(x, h, 12, 9.0, 0.11, start=layout.run(x, h, 18, 9.0, 0.11))
+    for a, b in zip(whole, resumed, strict=True):
+        assert torch.equal(a, b)
+    psi = torch.randn(5, n, dtype=torch.float64)
+    assert torch.equal(layout.run(x, h, 0, 9.0, 0.11, start=(x, x, psi))[2], psi)
+    with pytest.raises(ValueError, match="start must be three"):
+        layout.run(x, h, 1, 9.0, 0.11, start=(x, x, psi[:, :-1]))
+
+
 @needs_cc
 def test_zero_iterations_return_the_start():
     x, h = _problem(16, 3, torch.float32, seed=1)
