@@ -55,7 +55,7 @@ class LayoutLoop(Protocol):
 
 def torch_loop(v: Tensor, vbar: Tensor, psi: Tensor, xv: Tensor, h: Tensor, fwd: Tensor,
                bwd: Tensor, n: int, n_iter: int, theta: float) -> tuple[Tensor, Tensor]:
-    """The iteration in torch operations: any device; five passes besides the FFTs."""
+    """The iteration in torch operations, on any device: six passes besides the two FFTs."""
     lo, hi = xv - h, xv + h
     psi_c = torch.view_as_complex(psi)
     for _ in range(n_iter):
