@@ -34,6 +34,54 @@ import torch.nn.functional as F
 Tensor = torch.Tensor
 
 
+def twiddles(n: int) -> tuple[Tensor, Tensor]:
+    """The factors of eqs. (1) and (2), :math:`c_j e^{-iπj/2n}` and their inverses
+    :math:`e^{iπj/2n} / c_j`: ``(m,)`` complex128 each, m = ⌊n/2⌋ + 1 rfft bins."""
+    m = n // 2 + 1
+    j = torch.arange(m, dtype=torch.float64)
+    c = torch.full((m,), math.sqrt(2.0 / n), dtype=torch.float64)
+    c[0] = math.sqrt(1.0 / n)
+    twiddle = torch.polar(torch.ones_like(j), -math.pi * j / (2 * n))
+    return twiddle * c, twiddle.conj() / c
+
+
+def makhoul_order(y: Tensor) -> Tensor:
+    """v = P y ``(..., n)``, a new tensor: the even samples, then the odd ones reversed
+    (strided copies, not index gathers: 3x cheaper on CPU)."""
+    return torch.cat([y[..., ::2], y[..., 1::2].flip(-1)], dim=-1)
+
+
+def natural_order(v: Tensor) -> Tensor:
+    """y = Pᵀ v ``(..., n)``: the even samples from the front, the odd ones reversed from the
+    back."""
+    y, half = torch.empty_like(v), (v.shape[-1] + 1) // 2
+    y[..., ::2] = v[..., :half]
+    y[..., 1::2] = v[..., half:].flip(-1)
+    return y
+
+
+def from_slots(p: Tensor, n: int) -> Tensor:
+    """X ``(..., n)`` read off the real view ``(..., m, 2)`` of eq. (1)'s products: X_j = slot
+    (j, 0), X_{n−j} = −slot (j, 1)."""
+    m = n // 2 + 1
+    X = p.new_empty(p.shape[:-2] + (n,))
+    X[..., :m] = p[..., 0]
+    torch.neg(p[..., 1 : n - m + 1, 1].flip(-1), out=X[..., m:])
+    return X
+
+
+def to_slots(X: Tensor) -> Tensor:
+    """The inverse of :func:`from_slots` for eq. (2): ``(..., n)`` → ``(..., m, 2)`` with
+    slot (j, 0) = X_j, slot (j, 1) = −X_{n−j} and slot (0, 1) = 0 (X_n = 0)."""
+    n = X.shape[-1]
+    m = n // 2 + 1
+    p = X.new_empty(X.shape[:-1] + (m, 2))
+    p[..., 0] = X[..., :m]
+    p[..., 0, 1] = 0.0
+    torch.neg(X[..., n - m + 1 :].flip(-1), out=p[..., 1:, 1])
+    return p
+
+
 class Dense:
     """K as a matrix ``(k, n)``: K y = y Kᵀ, Kᵀ ψ = ψ K."""
 
@@ -62,12 +110,7 @@ class FastDCT:
             raise ValueError(f"the fast DCT needs n >= 2 and 1 <= k <= 2n, got n={n}, k={k}")
         self.n, self.k = n, k
         self.shape = (k, n)
-        m = n // 2 + 1  # rfft bins
-        j = torch.arange(m, dtype=torch.float64)
-        c = torch.full((m,), math.sqrt(2.0 / n), dtype=torch.float64)
-        c[0] = math.sqrt(1.0 / n)
-        twiddle = torch.polar(torch.ones_like(j), -math.pi * j / (2 * n))
-        self._twiddles = (twiddle * c, twiddle.conj() / c)  # (m,) complex128, eqs. (1), (2)
+        self._twiddles = twiddles(n)
         self._cache: dict[tuple[torch.dtype, torch.device], tuple[Tensor, Tensor]] = {}
 
     def _consts(self, like: Tensor) -> tuple[Tensor, Tensor]:
@@ -79,29 +122,14 @@ class FastDCT:
         return self._cache[key]
 
     def dct(self, y: Tensor) -> Tensor:
-        """C y ``(batch, n)`` (eq. 1). Strided copies, not index gathers (3x cheaper on CPU)."""
+        """C y ``(batch, n)`` (eq. 1)."""
         fwd, _ = self._consts(y)
-        n, m = self.n, self.n // 2 + 1
-        v = torch.cat([y[..., ::2], y[..., 1::2].flip(-1)], dim=-1)
-        p = torch.view_as_real(torch.fft.rfft(v) * fwd)  # (batch, m, 2): re, im
-        X = y.new_empty(y.shape)
-        X[..., :m] = p[..., 0]
-        torch.neg(p[..., 1 : n - m + 1, 1].flip(-1), out=X[..., m:])
-        return X
+        return from_slots(torch.view_as_real(torch.fft.rfft(makhoul_order(y)) * fwd), self.n)
 
     def idct(self, X: Tensor) -> Tensor:
         """Cᵀ X = C⁻¹ X ``(batch, n)`` (eq. 2)."""
         _, bwd = self._consts(X)
-        n, m = self.n, self.n // 2 + 1
-        re_im = X.new_empty(X.shape[:-1] + (m, 2))
-        re_im[..., 0] = X[..., :m]
-        re_im[..., 0, 1] = 0.0  # X_n = 0
-        torch.neg(X[..., n - m + 1 :].flip(-1), out=re_im[..., 1:, 1])
-        v = torch.fft.irfft(torch.view_as_complex(re_im) * bwd, n=n)
-        y = torch.empty_like(v)
-        y[..., ::2] = v[..., : (n + 1) // 2]
-        y[..., 1::2] = v[..., (n + 1) // 2 :].flip(-1)
-        return y
+        return natural_order(torch.fft.irfft(torch.view_as_complex(to_slots(X)) * bwd, n=self.n))
 
     def apply(self, y: Tensor) -> Tensor:
         """K y ``(batch, k)``."""

@@ -34,12 +34,12 @@ Inference only (no graph is needed: K is fixed). Shapes: x ``(batch, n)``, h a s
 
 from __future__ import annotations
 
-import math
 from typing import Protocol
 
 import torch
 
 from unfold_plugins.cp_dequant import dct_layout_kernels
+from unfold_plugins.cp_dequant.dct import from_slots, makhoul_order, natural_order, to_slots, twiddles
 
 Tensor = torch.Tensor
 
@@ -103,12 +103,7 @@ class DCTLayoutCP:
             raise ValueError(f"the DCT layout needs n >= 2, got n={n}")
         self.n = n
         self.loop = loop
-        m = n // 2 + 1
-        j = torch.arange(m, dtype=torch.float64)
-        c = torch.full((m,), math.sqrt(2.0 / n), dtype=torch.float64)
-        c[0] = math.sqrt(1.0 / n)
-        twiddle = torch.polar(torch.ones_like(j), -math.pi * j / (2 * n))
-        self._fwd, self._bwd = twiddle * c, twiddle.conj() / c  # eqs. (1), (2), complex128
+        self._fwd, self._bwd = twiddles(n)  # eqs. (1), (2), complex128
 
     @torch.no_grad()
     def run(self, x: Tensor, h: Tensor | float, n_iter: int, sigma: Tensor | float,
@@ -117,11 +112,7 @@ class DCTLayoutCP:
         """(y, ȳ, ψ) after ``n_iter`` iterations from ``start`` = (y, ȳ, ψ) (default
         y⁰ = ȳ⁰ = x, ψ⁰ = 0), in the natural order: each ``(batch, n)``."""
         v, vbar, psi = self._iterate(x, h, n_iter, sigma, tau, theta, start)
-        m = self.n // 2 + 1  # ψ_j = slot (j, 0), ψ_{n-j} = −slot (j, 1), as in FastDCT.dct
-        psi_n = x.new_empty(x.shape)
-        psi_n[:, :m] = psi[:, :, 0]
-        torch.neg(psi[:, 1 : self.n - m + 1, 1].flip(-1), out=psi_n[:, m:])
-        return self._natural(v), self._natural(vbar), psi_n
+        return natural_order(v), natural_order(vbar), from_slots(psi, self.n)
 
     def _iterate(self, x: Tensor, h: Tensor | float, n_iter: int, sigma: Tensor | float,
                  tau: Tensor | float, theta: float,
@@ -136,7 +127,7 @@ class DCTLayoutCP:
         cdt = torch.complex64 if x.dtype == torch.float32 else torch.complex128
         fwd = (float(sigma) * self._fwd).to(x.device, cdt)
         bwd = (float(tau) * self._bwd).to(x.device, cdt)
-        xv = self._layout(x)
+        xv = makhoul_order(x)
         if start is None:
             v, vbar = xv.clone(), xv.clone()
             psi = x.new_zeros(x.shape[0], self.n // 2 + 1, 2)
@@ -144,26 +135,7 @@ class DCTLayoutCP:
             if any(t.shape != x.shape for t in start):
                 raise ValueError(f"start must be three {tuple(x.shape)} tensors (y, ȳ, ψ), got "
                                  f"{[tuple(t.shape) for t in start]}")
-            v, vbar, psi = self._layout(start[0]), self._layout(start[1]), self._psi_layout(start[2])
+            v, vbar, psi = makhoul_order(start[0]), makhoul_order(start[1]), to_slots(start[2])
         loop = self.loop or default_loop(x)
         v, vbar = loop(v, vbar, psi, xv, h_, fwd, bwd, self.n, n_iter, theta)
         return v, vbar, psi
-
-    def _layout(self, y: Tensor) -> Tensor:
-        """v = P y (a new tensor): the even samples, then the odd ones reversed."""
-        return torch.cat([y[:, ::2], y[:, 1::2].flip(-1)], dim=-1)
-
-    def _psi_layout(self, psi_n: Tensor) -> Tensor:
-        """ψ ``(batch, n)`` into the slots ``(batch, m, 2)``: (j, 0) = ψ_j, (j, 1) = −ψ_{n−j}."""
-        n, m = self.n, self.n // 2 + 1
-        psi = psi_n.new_zeros(psi_n.shape[0], m, 2)
-        psi[:, :, 0] = psi_n[:, :m]
-        torch.neg(psi_n[:, n - m + 1 :].flip(-1), out=psi[:, 1:, 1])
-        return psi
-
-    def _natural(self, v: Tensor) -> Tensor:
-        """y = Pᵀ v: the even samples from the front, the odd ones reversed from the back."""
-        y, half = torch.empty_like(v), (self.n + 1) // 2
-        y[:, ::2] = v[:, :half]
-        y[:, 1::2] = v[:, half:].flip(-1)
-        return y

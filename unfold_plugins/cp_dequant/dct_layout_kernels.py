@@ -110,9 +110,9 @@ def _cpu() -> str:
 
 def _build(cc: str, folder: Path) -> Path:
     """The library for this source, compiler and CPU, compiled unless it already is."""
+    source, cpu = SOURCE.read_bytes(), _cpu().encode()
     for flags in ((*FLAGS, NATIVE), FLAGS):  # a compiler without -march=native: portable code
-        key = hashlib.sha256(b"\0".join(
-            [SOURCE.read_bytes(), cc.encode(), " ".join(flags).encode(), _cpu().encode()]))
+        key = hashlib.sha256(b"\0".join([source, cc.encode(), " ".join(flags).encode(), cpu]))
         target = folder / f"dct_layout_kernels-{key.hexdigest()[:16]}.so"
         if target.is_file():
             return target
